@@ -1,0 +1,179 @@
+"""The cluster model: namespaces, pods, services and policies held in memory.
+
+:class:`ClusterState` is what every question is asked of (matrix, explain, predictions).
+The simulated backend keeps one and changes it; the live backend builds one from what the
+apiserver returns. It assigns addresses the way a cluster does: pod IPs from
+``10.244.0.0/16`` and service IPs from ``10.96.0.0/16``, in creation order, unless the
+manifest gives them (``status.podIP(s)``, ``spec.clusterIP``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .errors import NotFoundError
+from .model import NAME_LABEL, Namespace, Pod, Service
+from .policy import NetworkPolicy
+
+POD_CIDR = ipaddress.ip_network("10.244.0.0/16")
+SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/16")
+KINDS = ("Namespace", "Pod", "Service", "NetworkPolicy")
+
+
+@dataclass
+class ClusterState:
+    namespaces: dict[str, Namespace] = field(default_factory=dict)
+    pods: dict[str, Pod] = field(default_factory=dict)
+    services: dict[str, Service] = field(default_factory=dict)
+    policies: dict[str, NetworkPolicy] = field(default_factory=dict)
+    _next_pod_ip: int = 10
+    _next_service_ip: int = 1
+
+    # -- building -------------------------------------------------------------------
+    @classmethod
+    def from_objects(cls, objects: Iterable[Mapping[str, Any]], namespace: str = "default") -> ClusterState:
+        """A cluster holding validated manifest dicts, applied in order."""
+        state = cls()
+        for obj in objects:
+            state.apply(obj, namespace)
+        return state
+
+    def copy(self) -> ClusterState:
+        return replace(
+            self,
+            namespaces=dict(self.namespaces),
+            pods=dict(self.pods),
+            services=dict(self.services),
+            policies=dict(self.policies),
+        )
+
+    def ensure_namespace(self, name: str) -> Namespace:
+        """The namespace ``name``, created implicitly if it was only referenced."""
+        ns = self.namespaces.get(name)
+        if ns is None:
+            ns = self.namespaces[name] = Namespace(name, {NAME_LABEL: name})
+        return ns
+
+    def apply(self, obj: Mapping[str, Any], namespace: str = "default") -> tuple[str, bool]:
+        """Create or replace one validated object; returns (``kind/name`` key, created?)."""
+        kind = obj["kind"]
+        if kind == "Namespace":
+            ns = Namespace.from_manifest(obj)
+            created = ns.name not in self.namespaces
+            self.namespaces[ns.name] = ns
+            return ns.name, created
+        if kind == "Pod":
+            pod = Pod.from_manifest(obj, namespace)
+            self.ensure_namespace(pod.namespace)
+            old = self.pods.get(pod.key)
+            if not pod.ips:
+                pod = replace(pod, ips=old.ips if old and old.ips else (self._allocate_pod_ip(),))
+            self.pods[pod.key] = pod
+            return pod.key, old is None
+        if kind == "Service":
+            svc = Service.from_manifest(obj, namespace)
+            self.ensure_namespace(svc.namespace)
+            old_svc = self.services.get(svc.key)
+            if svc.cluster_ip is None and (svc.selector is not None or svc.ports):
+                ip = old_svc.cluster_ip if old_svc and old_svc.cluster_ip else self._allocate_service_ip()
+                svc = replace(svc, cluster_ip=ip)
+            self.services[svc.key] = svc
+            return svc.key, old_svc is None
+        if kind == "NetworkPolicy":
+            pol = NetworkPolicy.from_manifest(obj, namespace)
+            self.ensure_namespace(pol.namespace)
+            created = pol.key not in self.policies
+            self.policies[pol.key] = pol
+            return pol.key, created
+        raise ValueError(f"cannot apply kind {kind!r}")
+
+    def _allocate_pod_ip(self) -> str:
+        taken = {ip for p in self.pods.values() for ip in p.ips}
+        while True:
+            ip = str(POD_CIDR[self._next_pod_ip])
+            self._next_pod_ip += 1
+            if ip not in taken:
+                return ip
+
+    def _allocate_service_ip(self) -> str:
+        taken = {s.cluster_ip for s in self.services.values()}
+        while True:
+            ip = str(SERVICE_CIDR[self._next_service_ip])
+            self._next_service_ip += 1
+            if ip not in taken and ip != "10.96.0.10":  # kube-dns's well-known address
+                return ip
+
+    # -- changing -------------------------------------------------------------------
+    def delete(self, kind: str, name: str, namespace: str = "default") -> None:
+        kind = canonical_kind(kind)
+        if kind == "Namespace":
+            if name not in self.namespaces:
+                raise NotFoundError(f'namespaces "{name}" not found')
+            del self.namespaces[name]
+            for table in (self.pods, self.services, self.policies):
+                for key in [k for k in table if k.split("/", 1)[0] == name]:
+                    del table[key]
+            return
+        table: dict[str, Any] = {"Pod": self.pods, "Service": self.services, "NetworkPolicy": self.policies}[kind]
+        key = f"{namespace}/{name}"
+        if key not in table:
+            plural = {"Pod": "pods", "Service": "services", "NetworkPolicy": "networkpolicies.networking.k8s.io"}
+            raise NotFoundError(f'{plural[kind]} "{name}" not found in namespace "{namespace}"')
+        del table[key]
+
+    def set_labels(self, kind: str, name: str, labels: Mapping[str, str], namespace: str = "default") -> None:
+        """Replace the whole label set of a pod or namespace."""
+        kind = canonical_kind(kind)
+        if kind == "Namespace":
+            if name not in self.namespaces:
+                raise NotFoundError(f'namespaces "{name}" not found')
+            self.namespaces[name] = Namespace(name, dict(labels))
+            return
+        if kind != "Pod":
+            raise ValueError(f"labels can be changed on pods and namespaces here, not {kind}")
+        pod = self.pod(f"{namespace}/{name}")
+        self.pods[pod.key] = pod.with_labels(labels)
+
+    # -- reading --------------------------------------------------------------------
+    def pod(self, key: str) -> Pod:
+        try:
+            return self.pods[key]
+        except KeyError:
+            ns, _, name = key.rpartition("/")
+            raise NotFoundError(f'pods "{name}" not found in namespace "{ns or "default"}"') from None
+
+    def namespace_of(self, pod: Pod) -> Namespace:
+        return self.namespaces.get(pod.namespace) or Namespace(pod.namespace)
+
+    def pod_by_ip(self, ip: str) -> Pod | None:
+        for pod in self.pods.values():
+            if ip in pod.ips:
+                return pod
+        return None
+
+    def endpoints(self, service: Service) -> list[Pod]:
+        """Pods behind a service, sorted by name (the simulator's deterministic pick is the first)."""
+        return sorted((p for p in self.pods.values() if service.selects(p)), key=lambda p: p.key)
+
+    def service_by_ip(self, ip: str) -> Service | None:
+        for svc in self.services.values():
+            if svc.cluster_ip == ip:
+                return svc
+        return None
+
+
+def canonical_kind(kind: str) -> str:
+    """``pod``, ``pods``, ``po``, ``netpol``, ``networkpolicy``... → the API kind."""
+    k = kind.lower().split(".", 1)[0]
+    aliases = {
+        "namespace": "Namespace", "namespaces": "Namespace", "ns": "Namespace",
+        "pod": "Pod", "pods": "Pod", "po": "Pod",
+        "service": "Service", "services": "Service", "svc": "Service",
+        "networkpolicy": "NetworkPolicy", "networkpolicies": "NetworkPolicy", "netpol": "NetworkPolicy",
+    }
+    if k not in aliases:
+        raise ValueError(f"unknown kind {kind!r}: expected one of pod, service, networkpolicy, namespace")
+    return aliases[k]
