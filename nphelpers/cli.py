@@ -1,0 +1,140 @@
+"""The ``nphelpers`` command: reachability matrices and explanations from YAML files.
+
+The JSON output of ``matrix`` is a stable contract; this path imports neither pandas nor
+matplotlib nor ipywidgets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import BackendError, NphelpersError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}: expected a number from 1 to 65535") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {value}: expected a number from 1 to 65535")
+    return value
+
+
+def _protocol(text: str) -> str:
+    value = text.upper()
+    if value not in PROTOCOLS:
+        raise argparse.ArgumentTypeError(f"invalid protocol {text!r}: expected TCP, UDP or SCTP")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nphelpers",
+        description="Kubernetes NetworkPolicy, simulated exactly: who can reach whom, and why.",
+    )
+    parser.add_argument("--version", action="version", version=f"nphelpers {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-f", "--filename", dest="paths", action="append", required=True, metavar="PATH",
+                       help="a YAML file or a directory of them (repeatable)")
+        p.add_argument("-n", "--namespace", default="default",
+                       help="namespace for objects that name none (default: default)")
+        p.add_argument("--port", type=_port, default=80, help="destination port (default: 80)")
+        p.add_argument("--protocol", type=_protocol, default="TCP", help="TCP, UDP or SCTP (default: TCP)")
+
+    m = sub.add_parser("matrix", help="which pod can connect to which (a truth table or JSON)")
+    common(m)
+    m.add_argument("-o", "--output", choices=("table", "json"), default="table")
+
+    e = sub.add_parser("explain", help="why one connection is allowed or blocked")
+    common(e)
+    e.add_argument("--from", dest="source", required=True, metavar="NS/POD", help="the client pod (or an IP)")
+    e.add_argument("--to", dest="destination", required=True, metavar="NS/POD", help="the server pod (or an IP)")
+    e.add_argument("-o", "--output", choices=("text", "json"), default="text")
+
+    d = sub.add_parser("doctor", help="check that the current kind cluster enforces NetworkPolicy")
+    d.add_argument("--context", help="kubeconfig context (default: the current one)")
+    d.add_argument("--allow-context", action="store_true",
+                   help="allow a context that is not a kind cluster (kind-*)")
+    return parser
+
+
+def _load(paths: Sequence[str], namespace: str):  # -> ClusterState
+    from .cluster import ClusterState
+    from .manifests import load_paths
+
+    result = load_paths(paths, namespace=namespace)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return ClusterState.from_objects(result.objects, namespace)
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from .matrix import reachability
+
+    state = _load(args.paths, args.namespace)
+    matrix = reachability(state, args.port, args.protocol, pods=sorted(state.pods))
+    if args.output == "json":
+        out = sys.stdout
+        for chunk in matrix.iter_json():
+            out.write(chunk)
+        out.write("\n")
+    else:
+        print(f"# {args.port}/{args.protocol}: row = from, column = to; '.' allowed, 'X' blocked")
+        print(matrix.to_table())
+    return EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from .engine import evaluate, resolve_endpoint
+
+    state = _load(args.paths, args.namespace)
+    source = resolve_endpoint(state, args.source, args.namespace)
+    destination = resolve_endpoint(state, args.destination, args.namespace)
+    verdict = evaluate(state, source, destination, args.port, args.protocol)
+    if args.output == "json":
+        print(json.dumps(verdict.to_dict(), indent=2))
+    else:
+        print(verdict.explain())
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .backends.live import LiveBackend
+
+    with LiveBackend(args.context, allow_any_context=args.allow_context) as backend:
+        print(backend.doctor())
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = {"matrix": cmd_matrix, "explain": cmd_explain, "doctor": cmd_doctor}[args.command]
+    try:
+        return handler(args)
+    except BackendError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except NphelpersError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    except BrokenPipeError:  # `nphelpers matrix ... | head`
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
