@@ -1,0 +1,318 @@
+"""The object a lesson holds: ``lab = Lab()``, then verbs that read like kubectl.
+
+Every verb prints the kubectl command it stands for (``$ kubectl ...``) and then what
+kubectl (or busybox wget) prints, on the simulator and on a live kind cluster alike, so
+students learn kubectl and stored notebook outputs hold for both backends.
+
+The lab works in one namespace (``namespace=``), as if the kubectl context had been set
+to it; objects that name no namespace go there.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from . import kubectl
+from .backends.base import Backend, ProbeResult
+from .cluster import ClusterState
+from .engine import Verdict, evaluate, resolve_endpoint
+from .errors import BackendError, NotFoundError
+from .matrix import Reachability, reachability
+from .selectors import parse_label_string
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+BACKEND_ENV = "NPHELPERS_BACKEND"
+CLIENT_IMAGE = "alpine"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+
+
+def choose_backend(backend: str | Backend = "auto", namespace: str = "default", **options: Any) -> tuple[Backend, str]:
+    """The backend to use and one line saying why.
+
+    ``auto`` reads ``$NPHELPERS_BACKEND`` (``simulated`` or ``kind``), else uses the current
+    kubeconfig context when it is a kind cluster, else the simulator.
+    """
+    if not isinstance(backend, str):
+        return backend, f"Using the {backend.name} backend you passed."
+    choice = backend
+    reason = ""
+    if choice == "auto":
+        env = os.environ.get(BACKEND_ENV, "").strip().lower()
+        if env:
+            choice, reason = env, f"{BACKEND_ENV}={env}"
+        else:
+            from .backends.live import detect_kind_context
+
+            context = detect_kind_context()
+            if context:
+                choice, reason = "kind", f"found kind context {context}"
+                options.setdefault("context", context)
+            else:
+                choice, reason = "simulated", "no kind cluster found"
+    if choice in ("simulated", "simulator", "sim"):
+        from .backends.simulated import SimulatedCluster
+
+        why = f" ({reason})" if reason else ""
+        return SimulatedCluster(), f"Using the simulated cluster{why}: NetworkPolicy v1 semantics, computed exactly."
+    if choice in ("kind", "live"):
+        from .backends.live import LiveBackend
+
+        live = LiveBackend(namespace=namespace, **options)
+        why = f" ({reason})" if reason else ""
+        return live, f"Using the live kind cluster{why}: every probe really runs in a pod."
+    raise BackendError(f'unknown backend "{backend}": use "auto", "simulated" or "kind"')
+
+
+class Lab:
+    """A NetworkPolicy lab on the simulator or a live kind cluster.
+
+    >>> lab = Lab(backend="simulated", namespace="default", out=None)
+    """
+
+    def __init__(
+        self,
+        backend: str | Backend = "auto",
+        *,
+        namespace: str = "default",
+        out: TextIO | None = sys.stdout,
+        **backend_options: Any,
+    ) -> None:
+        self.namespace = namespace
+        self._out = out
+        self.backend, line = choose_backend(backend, namespace, **backend_options)
+        self._say(line)
+
+    # -- output ---------------------------------------------------------------------
+    def _say(self, *lines: str) -> None:
+        if self._out is not None:
+            for line in lines:
+                print(line, file=self._out)
+
+    def _cmd(self, command: str) -> None:
+        self._say(f"$ {command}")
+
+    @property
+    def kind(self) -> bool:
+        return self.backend.name == "kind"
+
+    # -- objects ----------------------------------------------------------------------
+    def _in_namespace(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Put ``obj`` in the lab's namespace (unless it names one) and mark it as the lab's."""
+        meta = obj["metadata"] = dict(obj.get("metadata") or {})
+        if obj.get("kind") != "Namespace":
+            meta.setdefault("namespace", self.namespace)
+        meta["labels"] = {**(meta.get("labels") or {}), MANAGED_BY: "nphelpers"}
+        return obj
+
+    def run(
+        self,
+        name: str,
+        image: str = "nginx",
+        labels: str | Mapping[str, str] | None = None,
+        port: int | None = None,
+        expose: bool = False,
+        command: Sequence[str] | None = None,
+    ) -> list[str]:
+        """``kubectl run NAME --image=IMAGE --labels=... [--port=P --expose]``: a pod (and its Service)."""
+        labels = dict(parse_label_string(labels) if isinstance(labels, str) else labels or {"run": name})
+        if command is None and not port:
+            command = ["sleep", "3600"]  # a client pod that stays up for probes
+        container: dict[str, Any] = {"name": name, "image": image}
+        if port:
+            container["ports"] = [{"containerPort": port}]
+        if command:
+            container["command"] = list(command)
+        objects: list[dict[str, Any]] = []
+        if expose:
+            if not port:
+                raise ValueError("expose=True needs a port, as kubectl run --expose needs --port")
+            objects.append({
+                "apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+                "spec": {"selector": dict(labels), "ports": [{"port": port, "targetPort": port}]},
+            })
+        objects.append({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels},
+                        "spec": {"containers": [container]}})
+        self._cmd(kubectl.run_command(name, image, labels, port, expose, command=command))
+        return self._apply_objects(objects)
+
+    def expose(self, pod: str, port: int, target_port: int | str | None = None, name: str | None = None) -> list[str]:
+        """``kubectl expose pod POD --port=P --target-port=T --name=N``: a Service in front of a pod."""
+        target = self.backend.state().pod(self._key(pod))
+        svc_name = name or pod
+        spec: dict[str, Any] = {"selector": dict(target.labels), "ports": [{"port": port, "targetPort": target_port or port}]}
+        self._cmd(kubectl.expose_command(pod, port, target_port, svc_name))
+        return self._apply_objects([{"apiVersion": "v1", "kind": "Service", "metadata": {"name": svc_name}, "spec": spec}])
+
+    def apply(self, source: str | os.PathLike[str]) -> list[str]:
+        """``kubectl apply -f FILE``: a file, a directory, or a YAML string (validated first, all or nothing)."""
+        from .manifests import load_paths, load_text
+
+        text = str(source)
+        if "\n" in text or (not Path(text).exists() and ":" in text):
+            self._cmd("kubectl apply -f - <<EOF ... EOF")
+            result = load_text(text, "<yaml>", namespace=self.namespace)
+        else:
+            self._cmd(kubectl.apply_command(text))
+            result = load_paths([text], namespace=self.namespace)
+        for note in result.notes:
+            self._say(f"note: {note}")
+        return self._apply_objects(result.objects)
+
+    def _apply_objects(self, objects: list[dict[str, Any]]) -> list[str]:
+        from .validation import validate_object
+
+        objects = [self._in_namespace(dict(o)) for o in objects]
+        for obj in objects:
+            validate_object(obj)
+        lines = self.backend.apply(objects)
+        self._say(*lines)
+        return lines
+
+    def cat(self, path: str | os.PathLike[str]) -> str:
+        """``cat FILE``: show a manifest before applying it."""
+        text = Path(path).read_text()
+        self._cmd(f"cat {Path(path).name}")
+        self._say(text.rstrip("\n"))
+        return text
+
+    def delete(self, kind: str, name: str) -> str:
+        """``kubectl delete KIND NAME``."""
+        self._cmd(f"kubectl delete {kind} {name}")
+        line = self.backend.delete(kind, name, self.namespace)
+        self._say(line)
+        return line
+
+    def label(self, pod: str, *changes: str, kind: str = "pod") -> str:
+        """``kubectl label pod POD app=bookstore role- --overwrite``: set ``k=v``, remove ``k-``."""
+        labels: dict[str, str | None] = {}
+        for change in changes:
+            for item in change.replace(",", " ").split():
+                if item.endswith("-") and "=" not in item:
+                    labels[item[:-1]] = None
+                else:
+                    labels.update(parse_label_string(item))
+        self._cmd(kubectl.label_command(kind, pod, labels))
+        line = self.backend.label(kind, pod, labels, self.namespace)
+        self._say(line)
+        return line
+
+    def unlabel(self, pod: str, *keys: str) -> str:
+        """``kubectl label pod POD key-``: remove labels."""
+        return self.label(pod, *(f"{k}-" for k in keys))
+
+    # -- looking ----------------------------------------------------------------------
+    def state(self) -> ClusterState:
+        return self.backend.state()
+
+    def _lab_pods(self, state: ClusterState) -> list[str]:
+        return sorted(k for k, p in state.pods.items() if p.namespace == self.namespace)
+
+    def get_pods(self) -> str:
+        """``kubectl get pods`` with labels: who carries which label."""
+        state = self.state()
+        pods = [state.pods[k] for k in self._lab_pods(state)]
+        self._cmd(kubectl.get_pods_command())
+        text = kubectl.get_pods(pods)
+        self._say(text)
+        return text
+
+    def get_services(self) -> str:
+        state = self.state()
+        services = sorted((s for s in state.services.values() if s.namespace == self.namespace), key=lambda s: s.name)
+        self._cmd(kubectl.get_services_command())
+        text = kubectl.get_services(services)
+        self._say(text)
+        return text
+
+    def get_policies(self) -> str:
+        """``kubectl get networkpolicy``."""
+        state = self.state()
+        policies = sorted((p for p in state.policies.values() if p.namespace == self.namespace), key=lambda p: p.name)
+        self._cmd(kubectl.get_networkpolicies_command())
+        text = kubectl.get_networkpolicies(policies) if policies else f"No resources found in {self.namespace} namespace."
+        self._say(text)
+        return text
+
+    def describe_policy(self, name: str) -> str:
+        """``kubectl describe networkpolicy NAME``: the policy in kubectl's words."""
+        state = self.state()
+        key = self._key(name)
+        if key not in state.policies:
+            raise NotFoundError(f'networkpolicies.networking.k8s.io "{name}" not found')
+        self._cmd(f"kubectl describe networkpolicy {name}")
+        text = kubectl.describe_networkpolicy(state.policies[key])
+        self._say(text)
+        return text
+
+    # -- traffic ----------------------------------------------------------------------
+    def wget(self, target: str = "apiserver", *, from_pod: str, port: int | None = None, timeout: int = 2) -> ProbeResult:
+        """``kubectl exec FROM -- wget -qO- --timeout=2 http://TARGET``: a real request from a pod."""
+        url = target if "://" in target else f"http://{target}" + (f":{port}" if port else "")
+        source = self._key(from_pod)
+        probe = getattr(self.backend, "probe_stable", None)
+        result = probe(source, url, timeout) if probe else self.backend.wget(source, url, timeout)
+        self._cmd(result.command)
+        self._say(result.output.rstrip("\n"))
+        return result
+
+    def matrix(self, port: int = 80, protocol: str = "TCP") -> Reachability:
+        """Who can reach whom among the lab's pods on ``port``/``protocol``, as the policies say."""
+        state = self.state()
+        return reachability(state, port, protocol, pods=self._lab_pods(state))
+
+    def plot(self, port: int = 80, protocol: str = "TCP", *, compare: Reachability | None = None,
+             compare_label: tuple[str, str] = ("before", "after"), title: str | None = None) -> Figure:
+        """The reachability matrix as a figure; ``compare`` marks the cells that changed."""
+        from .plotting import plot_matrix
+
+        state = self.state()
+        matrix = reachability(state, port, protocol, pods=self._lab_pods(state))
+        return plot_matrix(matrix, state, compare=compare, compare_label=compare_label, title=title)
+
+    def explain(self, source: str, destination: str, port: int = 80, protocol: str = "TCP") -> Verdict:
+        """Why ``source`` can or cannot reach ``destination``: the policies, rules and peers involved."""
+        state = self.state()
+        verdict = evaluate(
+            state,
+            resolve_endpoint(state, self._key(source) if "." not in source else source, self.namespace),
+            resolve_endpoint(state, self._key(destination) if "." not in destination else destination, self.namespace),
+            port,
+            protocol,
+        )
+        self._say(verdict.explain())
+        return verdict
+
+    def widget(self, pods: Sequence[str] | None = None, port: int = 80) -> Any:
+        """Checkboxes that toggle labels on the lab's pods, with the matrix and probes updating live."""
+        from .widgets import LabelToggles
+
+        return LabelToggles(self, pods=pods, port=port).view()
+
+    def policy_editor(self, text: str = "") -> Any:
+        """A YAML text area: validate and apply a policy, errors shown inline."""
+        from .widgets import PolicyEditor
+
+        return PolicyEditor(self, text).view()
+
+    # -- the end ----------------------------------------------------------------------
+    def cleanup(self) -> list[str]:
+        """Delete everything this lab created (and only that)."""
+        self._cmd("kubectl delete networkpolicy,service,pod -l app.kubernetes.io/managed-by=nphelpers")
+        lines = self.backend.cleanup()
+        self._say(*lines)
+        return lines
+
+    def _key(self, name: str) -> str:
+        return name if "/" in name else f"{self.namespace}/{name}"
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
