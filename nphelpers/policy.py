@@ -10,14 +10,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from .model import Namespace, Pod
 from .selectors import LabelSelector
 
 INGRESS = "Ingress"
 EGRESS = "Egress"
-IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def parse_cidr(text: str) -> IPNetwork:

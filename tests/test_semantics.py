@@ -43,8 +43,8 @@ def cluster(*objects: dict[str, Any]) -> ClusterState:
 
 def allowed(state: ClusterState, src: str, dst: str, port: int = 80, protocol: str = "TCP") -> bool:
     """Judged twice, pair by pair and through the matrix; both must agree."""
-    s = state.pods[src] if src in state.pods else src
-    d = state.pods[dst] if dst in state.pods else dst
+    s = state.pods.get(src, src)
+    d = state.pods.get(dst, dst)
     verdict = evaluate(state, s, d, port, protocol).allowed
     if src in state.pods and dst in state.pods:
         assert reachability(state, port, protocol).is_allowed(src, dst) == verdict
