@@ -145,9 +145,11 @@ class Lab:
         """``kubectl expose pod POD --port=P --target-port=T --name=N``: a Service in front of a pod."""
         target = self.backend.state().pod(self._key(pod))
         svc_name = name or pod
-        spec: dict[str, Any] = {"selector": dict(target.labels), "ports": [{"port": port, "targetPort": target_port or port}]}
+        selector = {k: v for k, v in target.labels.items() if k != MANAGED_BY}
+        spec: dict[str, Any] = {"selector": selector, "ports": [{"port": port, "targetPort": target_port or port}]}
         self._cmd(kubectl.expose_command(pod, port, target_port, svc_name))
-        return self._apply_objects([{"apiVersion": "v1", "kind": "Service", "metadata": {"name": svc_name}, "spec": spec}])
+        service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": svc_name}, "spec": spec}
+        return self._apply_objects([service])
 
     def apply(self, source: str | os.PathLike[str]) -> list[str]:
         """``kubectl apply -f FILE``: a file, a directory, or a YAML string (validated first, all or nothing)."""
@@ -235,7 +237,8 @@ class Lab:
         state = self.state()
         policies = sorted((p for p in state.policies.values() if p.namespace == self.namespace), key=lambda p: p.name)
         self._cmd(kubectl.get_networkpolicies_command())
-        text = kubectl.get_networkpolicies(policies) if policies else f"No resources found in {self.namespace} namespace."
+        none = f"No resources found in {self.namespace} namespace."
+        text = kubectl.get_networkpolicies(policies) if policies else none
         self._say(text)
         return text
 
@@ -251,7 +254,9 @@ class Lab:
         return text
 
     # -- traffic ----------------------------------------------------------------------
-    def wget(self, target: str = "apiserver", *, from_pod: str, port: int | None = None, timeout: int = 2) -> ProbeResult:
+    def wget(
+        self, target: str = "apiserver", *, from_pod: str, port: int | None = None, timeout: int = 2
+    ) -> ProbeResult:
         """``kubectl exec FROM -- wget -qO- --timeout=2 http://TARGET``: a real request from a pod."""
         url = target if "://" in target else f"http://{target}" + (f":{port}" if port else "")
         source = self._key(from_pod)

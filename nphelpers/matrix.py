@@ -22,7 +22,7 @@ import numpy as np
 
 from .cluster import ClusterState
 from .model import SYSTEM_NAMESPACE, Namespace, Pod
-from .policy import EGRESS, INGRESS, IPBlock, NetworkPolicy, Peer, Rule
+from .policy import EGRESS, INGRESS, IPBlock, NetworkPolicy, Peer, Rule, ip_value
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -145,10 +145,11 @@ def _classes(
     class_of: list[int] = []
     for pod in pods:
         labels = pod.labels
+        addresses = [v for v in map(ip_value, pod.ips) if v is not None] if blocks else []
         signature = (
             pod.namespace,
             tuple(labels.get(k) for k in label_keys),
-            tuple(any(b.matches_ip(ip) for ip in pod.ips) for b in blocks),
+            tuple(any(b.contains(v) for v in addresses) for b in blocks),
             frozenset(p.name for p in pod.ports if p.name and p.port == port and p.protocol == protocol),
         )
         c = index.get(signature)

@@ -7,7 +7,9 @@ entry match that port on that destination pod.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,23 +27,41 @@ def parse_cidr(text: str) -> IPNetwork:
     return ipaddress.ip_network(text.strip(), strict=False)
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def ip_value(text: str) -> tuple[int, int] | None:
+    """``(version, integer)`` of an address, or None when it is not one (parsed once per address)."""
+    for family, version in ((socket.AF_INET, 4), (socket.AF_INET6, 6)):
+        try:
+            return version, int.from_bytes(socket.inet_pton(family, text), "big")
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _span(net: IPNetwork) -> tuple[int, int, int]:
+    return net.version, int(net.network_address), int(net.broadcast_address)
+
+
 @dataclass(frozen=True)
 class IPBlock:
     cidr: str
     excepts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_net", parse_cidr(self.cidr))
-        object.__setattr__(self, "_except", tuple(parse_cidr(e) for e in self.excepts))
+        object.__setattr__(self, "_span", _span(parse_cidr(self.cidr)))
+        object.__setattr__(self, "_except", tuple(_span(parse_cidr(e)) for e in self.excepts))
 
     def matches_ip(self, ip: str | None) -> bool:
-        if not ip:
+        value = ip_value(ip) if ip else None
+        return value is not None and self.contains(value)
+
+    def contains(self, value: tuple[int, int]) -> bool:
+        """Whether the parsed address ``(version, integer)`` is inside the block and outside every except."""
+        version, x = value
+        v, lo, hi = self._span  # type: ignore[attr-defined]
+        if version != v or not lo <= x <= hi:
             return False
-        addr = ipaddress.ip_address(ip)
-        net: IPNetwork = self._net  # type: ignore[attr-defined]
-        if addr.version != net.version or addr not in net:
-            return False
-        return not any(addr.version == e.version and addr in e for e in self._except)  # type: ignore[attr-defined]
+        return not any(version == ev and elo <= x <= ehi for ev, elo, ehi in self._except)  # type: ignore[attr-defined]
 
     def __str__(self) -> str:
         return self.cidr + (f" except {', '.join(self.excepts)}" if self.excepts else "")
