@@ -138,7 +138,8 @@ class Lab:
             })
         objects.append({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels},
                         "spec": {"containers": [container]}})
-        self._cmd(kubectl.run_command(name, image, labels, port, expose, command=command))
+        run = kubectl.run_command(name, image, labels, port, expose, namespace=self.namespace)
+        self._cmd(run + (" -- " + " ".join(command) if command else ""))
         return self._apply_objects(objects)
 
     def expose(self, pod: str, port: int, target_port: int | str | None = None, name: str | None = None) -> list[str]:
@@ -147,9 +148,15 @@ class Lab:
         svc_name = name or pod
         selector = {k: v for k, v in target.labels.items() if k != MANAGED_BY}
         spec: dict[str, Any] = {"selector": selector, "ports": [{"port": port, "targetPort": target_port or port}]}
-        self._cmd(kubectl.expose_command(pod, port, target_port, svc_name))
+        command = f"kubectl expose pod {pod} --port={port}"
+        command += (f" --target-port={target_port}" if target_port else "") + (f" --name={name}" if name else "")
+        command += f" -n {self.namespace}" if self.namespace != "default" else ""
+        self._cmd(command)
         service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": svc_name}, "spec": spec}
-        return self._apply_objects([service])
+        # kubectl expose reports "exposed" where apply would say "created".
+        lines = [line.replace(" created", " exposed") for line in self.backend.apply([self._in_namespace(service)])]
+        self._say(*lines)
+        return lines
 
     def apply(self, source: str | os.PathLike[str]) -> list[str]:
         """``kubectl apply -f FILE``: a file, a directory, or a YAML string (validated first, all or nothing)."""
@@ -157,10 +164,10 @@ class Lab:
 
         text = str(source)
         if "\n" in text or (not Path(text).exists() and ":" in text):
-            self._cmd("kubectl apply -f - <<EOF ... EOF")
+            self._cmd(kubectl.apply_command("-", self.namespace) + " <<EOF ... EOF")
             result = load_text(text, "<yaml>", namespace=self.namespace)
         else:
-            self._cmd(kubectl.apply_command(text))
+            self._cmd(kubectl.apply_command(text, self.namespace))
             result = load_paths([text], namespace=self.namespace)
         for note in result.notes:
             self._say(f"note: {note}")
@@ -185,7 +192,7 @@ class Lab:
 
     def delete(self, kind: str, name: str) -> str:
         """``kubectl delete KIND NAME``."""
-        self._cmd(f"kubectl delete {kind} {name}")
+        self._cmd(kubectl.delete_command(kind, name, self.namespace))
         line = self.backend.delete(kind, name, self.namespace)
         self._say(line)
         return line
@@ -199,7 +206,7 @@ class Lab:
                     labels[item[:-1]] = None
                 else:
                     labels.update(parse_label_string(item))
-        self._cmd(kubectl.label_command(kind, pod, labels))
+        self._cmd(kubectl.label_command(kind, pod, labels, namespace=self.namespace))
         line = self.backend.label(kind, pod, labels, self.namespace)
         self._say(line)
         return line
@@ -219,7 +226,7 @@ class Lab:
         """``kubectl get pods`` with labels: who carries which label."""
         state = self.state()
         pods = [state.pods[k] for k in self._lab_pods(state)]
-        self._cmd(kubectl.get_pods_command())
+        self._cmd(kubectl.get_pods_command(pods, namespace=self.namespace))
         text = kubectl.get_pods(pods)
         self._say(text)
         return text
@@ -227,7 +234,7 @@ class Lab:
     def get_services(self) -> str:
         state = self.state()
         services = sorted((s for s in state.services.values() if s.namespace == self.namespace), key=lambda s: s.name)
-        self._cmd(kubectl.get_services_command())
+        self._cmd(kubectl.get_services_command(services, namespace=self.namespace))
         text = kubectl.get_services(services)
         self._say(text)
         return text
@@ -236,7 +243,7 @@ class Lab:
         """``kubectl get networkpolicy``."""
         state = self.state()
         policies = sorted((p for p in state.policies.values() if p.namespace == self.namespace), key=lambda p: p.name)
-        self._cmd(kubectl.get_networkpolicies_command())
+        self._cmd(kubectl.get_networkpolicies_command(policies, namespace=self.namespace))
         none = f"No resources found in {self.namespace} namespace."
         text = kubectl.get_networkpolicies(policies) if policies else none
         self._say(text)
@@ -248,7 +255,7 @@ class Lab:
         key = self._key(name)
         if key not in state.policies:
             raise NotFoundError(f'networkpolicies.networking.k8s.io "{name}" not found')
-        self._cmd(f"kubectl describe networkpolicy {name}")
+        self._cmd(kubectl.describe_networkpolicy_command(name, self.namespace))
         text = kubectl.describe_networkpolicy(state.policies[key])
         self._say(text)
         return text
@@ -264,6 +271,8 @@ class Lab:
         result = probe(source, url, timeout) if probe else self.backend.wget(source, url, timeout)
         self._cmd(result.command)
         self._say(result.output.rstrip("\n"))
+        if not result.allowed:  # kubectl exec reports wget's non-zero exit on stderr
+            self._say(kubectl.exec_failed(1))
         return result
 
     def matrix(self, port: int = 80, protocol: str = "TCP") -> Reachability:
@@ -308,7 +317,8 @@ class Lab:
     # -- the end ----------------------------------------------------------------------
     def cleanup(self) -> list[str]:
         """Delete everything this lab created (and only that)."""
-        self._cmd("kubectl delete networkpolicy,service,pod -l app.kubernetes.io/managed-by=nphelpers")
+        ns = f" -n {self.namespace}" if self.namespace != "default" else ""
+        self._cmd(f"kubectl delete networkpolicy,service,pod -l {MANAGED_BY}=nphelpers{ns}")
         lines = self.backend.cleanup()
         self._say(*lines)
         return lines

@@ -40,6 +40,9 @@ class Reachability:
     pods: list[str]
     allowed: np.ndarray
 
+    def __repr__(self) -> str:
+        return f"Reachability on {self.port}/{self.protocol} ('.' allowed, 'X' blocked):\n{self.to_table()}"
+
     def is_allowed(self, source: str, destination: str) -> bool:
         return bool(self.allowed[self.pods.index(source), self.pods.index(destination)])
 

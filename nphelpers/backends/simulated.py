@@ -71,11 +71,17 @@ def _system_objects() -> list[dict[str, Any]]:
             ],
         },
     }
+    kubernetes = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver"}},
+        "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "targetPort": 6443}]},
+    }
     namespaces = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
         for name in ("default", SYSTEM_NAMESPACE)
     ]
-    return [*namespaces, *pods, service]
+    return [*namespaces, *pods, service, kubernetes]
 
 
 @dataclass(frozen=True)
@@ -129,7 +135,7 @@ class SimulatedCluster:
         kind = canonical_kind(kind)
         self._state.delete(kind, name, namespace)
         self._created.pop((kind, "" if kind == "Namespace" else namespace, name), None)
-        return kubectl.deleted(kind, name, namespace)
+        return kubectl.deleted(kind, name)
 
     def label(self, kind: str, name: str, labels: Mapping[str, str | None], namespace: str = "default") -> str:
         kind = canonical_kind(kind)
@@ -139,13 +145,14 @@ class SimulatedCluster:
             current = dict(self._state.namespaces[name].labels)
         else:
             current = dict(self._state.pod(f"{namespace}/{name}").labels)
+        line = kubectl.label_output(kind, name, current, labels)
         for key, value in labels.items():
             if value is None:
                 current.pop(key, None)
             else:
                 current[key] = value
         self._state.set_labels(kind, name, current, namespace)
-        return kubectl.labeled(kind, name, removed=any(v is None for v in labels.values()))
+        return line
 
     def state(self) -> ClusterState:
         return self._state.copy()
@@ -175,7 +182,7 @@ class SimulatedCluster:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         address = self.resolve(src, host)
         if address is None:
-            return "dns-failure", kubectl.wget_bad_address(host)
+            return "dns-failure", kubectl.wget_bad_address(parts.netloc)
         route = self.route(address, port)
         if not route.reachable:
             return "blocked", kubectl.WGET_TIMEOUT
