@@ -186,6 +186,8 @@ class SimulatedCluster:
         route = self.route(address, port)
         if not route.reachable:
             return "blocked", kubectl.WGET_TIMEOUT
+        if route.pod is None and route.service is not None:
+            return "refused", kubectl.wget_refused(address)  # a Service without endpoints rejects
         if route.pod is None:
             if not evaluate(self._state, src, address, port, "TCP").allowed:
                 return "blocked", kubectl.WGET_TIMEOUT
