@@ -111,7 +111,8 @@ def test_service_port_goes_to_target_port_and_policy_sees_the_pod_port(sim: Simu
 def test_refused_when_nothing_listens_or_no_endpoints(sim: SimulatedCluster) -> None:
     sim.apply([service("empty", {"app": "nobody"}, 80, 80)])
     ip = sim.state().services["default/empty"].cluster_ip
-    assert sim.wget("test-allowed", "http://empty").output == f"wget: can't connect to remote host ({ip}): Connection refused"
+    expected = f"wget: can't connect to remote host ({ip}): Connection refused"
+    assert sim.wget("test-allowed", "http://empty").output == expected
     client_ip = sim.state().pods["default/test-blocked"].ip
     result = sim.wget("test-allowed", f"http://{client_ip}")
     assert result.outcome == "refused"
