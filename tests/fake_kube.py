@@ -1,0 +1,539 @@
+"""An in-memory Kubernetes API with the same calls as :class:`nphelpers.backends.live.KubeApi`.
+
+Faithful where the live backend depends on it:
+
+* errors are ``kubernetes.client.ApiException`` with the apiserver's status codes: 404
+  NotFound, 409 AlreadyExists / Conflict (stale resourceVersion), 422 Invalid (changing
+  an immutable pod spec or a Service's clusterIP), 400 when a body's namespace differs
+  from the request's;
+* every write bumps a global ``resourceVersion``; the server fills uid, creationTimestamp,
+  the ``kubernetes.io/metadata.name`` label, pod IPs / Ready status, service clusterIPs and
+  a NetworkPolicy's defaulted ``policyTypes``; deleting a namespace deletes its contents;
+* ``list`` understands label selectors (``k=v``, ``k!=v``, ``k``, ``!k``, comma-joined);
+* ``patch`` is a JSON merge patch (RFC 7386);
+* every object the client sends (create/replace bodies, patched results) is validated
+  against the Kubernetes OpenAPI schema of :data:`KUBERNETES_VERSION` with
+  ``kubernetes-validate`` (strict): a schema error fails the test at once;
+* ``exec`` runs the backend's wget line: it resolves the URL (pod IP, service IP or
+  service DNS name), decides a verdict (a pluggable function, else NetworkPolicy
+  evaluation when ``enforcing``) and prints what busybox wget prints plus ``__rc=N``.
+  ``leak_first_probes`` lets a new pod's first probes through regardless of policy, as a
+  real CNI may before it programs the rules; ``exec_delay`` makes every exec take time.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import itertools
+import json
+import re
+import shlex
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import kubernetes_validate
+from kubernetes.client.exceptions import ApiException
+
+from nphelpers.cluster import ClusterState
+from nphelpers.model import NAME_LABEL, Pod
+from nphelpers.policy import EGRESS, INGRESS, NetworkPolicy, Rule
+
+KUBERNETES_VERSION = "1.31.2"  # the kindest/node tag pinned in kind/cluster.yaml
+KINDS = ("Namespace", "Pod", "Service", "NetworkPolicy")
+PLURAL = {
+    "Namespace": "namespaces",
+    "Pod": "pods",
+    "Service": "services",
+    "NetworkPolicy": "networkpolicies.networking.k8s.io",
+}
+NGINX_PAGE = (
+    "<!DOCTYPE html>\n<html>\n<head>\n<title>Welcome to nginx!</title>\n</head>\n<body>\n"
+    "<h1>Welcome to nginx!</h1>\n</body>\n</html>\n"
+)
+# A verdict function: (source pod dict, url) -> "allowed" | "blocked" | "dns-failure" |
+# "refused", or None to let the fake decide from the objects it holds.
+Verdict = Callable[[Mapping[str, Any], str], "str | None"]
+
+
+class SchemaError(AssertionError):
+    """An object the client sent does not match the Kubernetes OpenAPI schema."""
+
+
+def _error(status: int, reason: str, message: str) -> ApiException:
+    body = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": status,
+    }
+    return ApiException(status=status, reason=reason, body=json.dumps(body))
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, Mapping):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def selector_matches(selector: str | None, labels: Mapping[str, str]) -> bool:
+    """Equality-based label selector, as ``kubectl -l`` takes it."""
+    if not selector:
+        return True
+    for term in (t.strip() for t in selector.split(",") if t.strip()):
+        if "!=" in term:
+            key, value = (s.strip() for s in term.split("!=", 1))
+            if labels.get(key) == value:
+                return False
+        elif "=" in term:
+            key, value = (s.strip() for s in term.split("=", 1))
+            if labels.get(key.rstrip("=")) != value.lstrip("="):
+                return False
+        elif term.startswith("!"):
+            if term[1:] in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+
+def validate_object(obj: Mapping[str, Any], version: str = KUBERNETES_VERSION) -> str:
+    """Validate against the newest schema ``kubernetes-validate`` ships that is <= ``version``."""
+    try:
+        return kubernetes_validate.validate(json.loads(json.dumps(obj)), version, strict=True)
+    except kubernetes_validate.ValidationError as err:
+        path = ".".join(str(p) for p in err.path)
+        raise SchemaError(
+            f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}: {path}: {err.message}"
+        ) from None
+
+
+class FakeKube:
+    """See the module docstring. Thread-safe: the live backend probes from many threads."""
+
+    def __init__(
+        self,
+        *,
+        enforcing: bool = True,
+        verdict: Verdict | None = None,
+        leak_first_probes: int = 0,
+        exec_delay: float = 0.0,
+        ready_after_reads: int = 0,
+        image_problem: str | None = None,
+        validate: bool = True,
+    ) -> None:
+        self.enforcing = enforcing
+        self.verdict = verdict
+        self.leak_first_probes = leak_first_probes
+        self.exec_delay = exec_delay
+        self.ready_after_reads = ready_after_reads
+        self.image_problem = image_problem  # e.g. "ImagePullBackOff": pods never start
+        self.validate = validate
+        # Raw exec output override: (namespace, pod, command) -> str, or None to simulate.
+        self.exec_output: Callable[[str, str, Sequence[str]], str | None] | None = None
+        self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}  # (kind, ns, name)
+        self.calls: list[tuple[str, str, str | None, str | None]] = []  # (verb, kind, ns, name)
+        self.validated: list[str] = []  # "Kind/name" of every schema-checked object
+        self.exec_calls: list[tuple[str, str, str]] = []  # (namespace, pod, url)
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._probes_from: dict[str, int] = {}  # pod uid -> probes so far
+        self._reads: dict[str, int] = {}  # pod uid -> reads so far (for ready_after_reads)
+        self._lock = threading.RLock()
+        self._rv = itertools.count(1000)
+        self._uid = itertools.count(1)
+        self._pod_ip = itertools.count(10)
+        self._svc_ip = itertools.count(20)
+        for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            self.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+
+    # -- server-side filling ------------------------------------------------------------
+    def _fill(self, kind: str, obj: dict[str, Any], namespace: str | None) -> dict[str, Any]:
+        obj = copy.deepcopy(obj)
+        obj.setdefault("apiVersion", "networking.k8s.io/v1" if kind == "NetworkPolicy" else "v1")
+        meta = obj.setdefault("metadata", {})
+        meta["uid"] = f"00000000-0000-0000-0000-{next(self._uid):012d}"
+        meta["resourceVersion"] = str(next(self._rv))
+        meta["creationTimestamp"] = "2024-11-20T10:00:00Z"
+        if namespace is not None:
+            meta["namespace"] = namespace
+        if kind == "Namespace":
+            meta["labels"] = {**(meta.get("labels") or {}), NAME_LABEL: meta["name"]}
+            obj["spec"] = {"finalizers": ["kubernetes"]}
+            obj["status"] = {"phase": "Active"}
+        elif kind == "Pod":
+            spec = obj.setdefault("spec", {})
+            spec.setdefault("restartPolicy", "Always")
+            spec.setdefault("dnsPolicy", "ClusterFirst")
+            spec.setdefault("serviceAccountName", "default")
+            spec["nodeName"] = "nphelpers-worker"
+            for c in spec.get("containers") or []:
+                c.setdefault("imagePullPolicy", "IfNotPresent")
+                for port in c.get("ports") or []:
+                    port.setdefault("protocol", "TCP")
+            obj["status"] = self._pod_status(obj, started=False)
+            if not self.ready_after_reads and not self.image_problem:
+                obj["status"] = self._pod_status(obj, started=True)
+        elif kind == "Service":
+            spec = obj.setdefault("spec", {})
+            spec.setdefault("type", "ClusterIP")
+            if spec.get("clusterIP") != "None":
+                spec.setdefault("clusterIP", f"10.96.0.{next(self._svc_ip)}")
+            spec["clusterIPs"] = [spec["clusterIP"]]
+            spec.setdefault("ipFamilies", ["IPv4"])
+            spec.setdefault("ipFamilyPolicy", "SingleStack")
+            for port in spec.get("ports") or []:
+                port.setdefault("protocol", "TCP")
+                port.setdefault("targetPort", port["port"])
+        elif kind == "NetworkPolicy":
+            spec = obj.setdefault("spec", {})
+            if not spec.get("policyTypes"):
+                spec["policyTypes"] = ["Ingress", "Egress"] if spec.get("egress") else ["Ingress"]
+        return obj
+
+    def _pod_status(self, pod: Mapping[str, Any], *, started: bool) -> dict[str, Any]:
+        names = [c["name"] for c in pod["spec"].get("containers") or []]
+        if not started:
+            reason = self.image_problem or "ContainerCreating"
+            image = (pod["spec"].get("containers") or [{}])[0].get("image")
+            message = f'Back-off pulling image "{image}"' if self.image_problem else None
+            waiting = {"reason": reason, **({"message": message} if message else {})}
+            return {
+                "phase": "Pending",
+                "conditions": [
+                    {"type": "PodScheduled", "status": "True"},
+                    {"type": "Ready", "status": "False", "reason": "ContainersNotReady"},
+                ],
+                "containerStatuses": [
+                    {
+                        "name": n,
+                        "ready": False,
+                        "restartCount": 0,
+                        "image": "",
+                        "imageID": "",
+                        "state": {"waiting": waiting},
+                    }
+                    for n in names
+                ],
+            }
+        ip = pod.get("status", {}).get("podIP") or f"10.244.1.{next(self._pod_ip)}"
+        return {
+            "phase": "Running",
+            "podIP": ip,
+            "podIPs": [{"ip": ip}],
+            "hostIP": "172.18.0.3",
+            "conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "True"}],
+            "containerStatuses": [
+                {
+                    "name": n,
+                    "ready": True,
+                    "restartCount": 0,
+                    "image": "",
+                    "imageID": "",
+                    "state": {"running": {"startedAt": "2024-11-20T10:00:01Z"}},
+                }
+                for n in names
+            ],
+        }
+
+    def add(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """Put an object straight into the store (as if someone else created it)."""
+        kind = obj["kind"]
+        ns = None if kind == "Namespace" else (obj["metadata"].get("namespace") or "default")
+        with self._lock:
+            stored = self._fill(kind, dict(obj), ns)
+            self.objects[(kind, ns or "", obj["metadata"]["name"])] = stored
+            return copy.deepcopy(stored)
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _check(self, obj: Mapping[str, Any]) -> None:
+        if self.validate:
+            validate_object(obj)
+            self.validated.append(f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}")
+
+    def _key(self, kind: str, namespace: str | None, name: str) -> tuple[str, str, str]:
+        assert kind in KINDS, kind
+        if kind == "Namespace":
+            assert namespace is None, "namespaces are not namespaced"
+        else:
+            assert namespace, f"{kind} needs a namespace"
+        return (kind, namespace or "", name)
+
+    def _get(self, kind: str, namespace: str | None, name: str) -> dict[str, Any]:
+        obj = self.objects.get(self._key(kind, namespace, name))
+        if obj is None:
+            raise _error(404, "NotFound", f'{PLURAL[kind]} "{name}" not found')
+        return obj
+
+    def get(self, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        """Test helper: the stored object, or None."""
+        return self.objects.get(self._key(kind, namespace, name))
+
+    def names(self, kind: str, namespace: str | None = None) -> list[str]:
+        """Test helper: names of stored objects of ``kind`` (in ``namespace``)."""
+        return sorted(n for (k, ns, n) in self.objects if k == kind and (namespace is None or ns == namespace))
+
+    # -- the KubeApi calls ------------------------------------------------------------------
+    def create(self, kind: str, namespace: str | None, body: Mapping[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            name = body["metadata"]["name"]
+            self.calls.append(("create", kind, namespace, name))
+            key = self._key(kind, namespace, name)
+            body_ns = body["metadata"].get("namespace")
+            if namespace is not None and body_ns not in (None, namespace):
+                raise _error(
+                    400,
+                    "BadRequest",
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                )
+            self._check(body)
+            if namespace is not None:
+                ns = self.objects.get(("Namespace", "", namespace))
+                if ns is None:
+                    raise _error(404, "NotFound", f'namespaces "{namespace}" not found')
+            if key in self.objects:
+                raise _error(409, "AlreadyExists", f'{PLURAL[kind]} "{name}" already exists')
+            stored = self._fill(kind, dict(body), namespace)
+            self.objects[key] = stored
+            return copy.deepcopy(stored)
+
+    def read(self, kind: str, namespace: str | None, name: str) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append(("read", kind, namespace, name))
+            obj = self._get(kind, namespace, name)
+            if kind == "Pod" and obj["status"].get("phase") == "Pending" and not self.image_problem:
+                uid = obj["metadata"]["uid"]
+                self._reads[uid] = self._reads.get(uid, 0) + 1
+                if self._reads[uid] >= self.ready_after_reads:
+                    obj["status"] = self._pod_status(obj, started=True)
+            return copy.deepcopy(obj)
+
+    def replace(self, kind: str, namespace: str | None, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append(("replace", kind, namespace, name))
+            old = self._get(kind, namespace, name)
+            self._check(body)
+            rv = body["metadata"].get("resourceVersion")
+            if rv and rv != old["metadata"]["resourceVersion"]:
+                raise _error(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on {PLURAL[kind]} "{name}": the object has been modified',
+                )
+            new = copy.deepcopy(dict(body))
+            meta = new["metadata"]
+            for keep in ("uid", "creationTimestamp"):
+                meta[keep] = old["metadata"][keep]
+            if namespace is not None:
+                meta["namespace"] = namespace
+            if kind == "Pod":
+                # Pod updates may not change the spec (beyond images etc.): PUT must resend it whole.
+                filled = self._fill("Pod", new, namespace)
+                filled["spec"]["nodeName"] = old["spec"].get("nodeName")
+                if filled["spec"] != old["spec"]:
+                    raise _error(
+                        422,
+                        "Invalid",
+                        f'Pod "{name}" is invalid: spec: Forbidden: pod updates may '
+                        "not change fields other than `spec.containers[*].image`...",
+                    )
+                new["spec"], new["status"] = old["spec"], old["status"]
+            elif kind == "Service":
+                spec = new.setdefault("spec", {})
+                if spec.get("clusterIP", old["spec"].get("clusterIP")) != old["spec"].get("clusterIP"):
+                    raise _error(
+                        422,
+                        "Invalid",
+                        f'Service "{name}" is invalid: spec.clusterIPs[0]: Invalid value: field is immutable',
+                    )
+                spec.setdefault("clusterIP", old["spec"].get("clusterIP"))
+                spec["clusterIPs"] = [spec["clusterIP"]]
+                new = self._fill_keep(kind, new, old)
+            elif kind == "NetworkPolicy":
+                new = self._fill_keep(kind, new, old)
+            elif kind == "Namespace":
+                new["metadata"]["labels"] = {**(meta.get("labels") or {}), NAME_LABEL: name}
+                new["spec"], new["status"] = old["spec"], old["status"]
+            new["metadata"]["resourceVersion"] = str(next(self._rv))
+            self.objects[self._key(kind, namespace, name)] = new
+            return copy.deepcopy(new)
+
+    def _fill_keep(self, kind: str, new: dict[str, Any], old: Mapping[str, Any]) -> dict[str, Any]:
+        filled = self._fill(kind, new, new["metadata"].get("namespace"))
+        filled["metadata"]["uid"] = old["metadata"]["uid"]
+        return filled
+
+    def patch(self, kind: str, namespace: str | None, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append(("patch", kind, namespace, name))
+            old = self._get(kind, namespace, name)
+            new = merge_patch(old, patch)
+            if kind == "Namespace":  # the apiserver always keeps this label
+                new["metadata"]["labels"] = {**(new["metadata"].get("labels") or {}), NAME_LABEL: name}
+            self._check(new)
+            new["metadata"]["resourceVersion"] = str(next(self._rv))
+            self.objects[self._key(kind, namespace, name)] = new
+            return copy.deepcopy(new)
+
+    def delete(self, kind: str, namespace: str | None, name: str, *, grace_period_seconds: int | None = None) -> None:
+        with self._lock:
+            self.calls.append(("delete", kind, namespace, name))
+            self._get(kind, namespace, name)
+            del self.objects[self._key(kind, namespace, name)]
+            if kind == "Namespace":
+                for key in [k for k in self.objects if k[1] == name and k[0] != "Namespace"]:
+                    del self.objects[key]
+
+    def list(
+        self, kind: str, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        with self._lock:
+            self.calls.append(("list", kind, namespace, label_selector))
+            return [
+                copy.deepcopy(obj)
+                for (k, ns, _), obj in sorted(self.objects.items())
+                if k == kind
+                and (namespace is None or ns == namespace)
+                and selector_matches(label_selector, obj["metadata"].get("labels") or {})
+            ]
+
+    def exec(self, namespace: str, pod: str, command: Sequence[str], *, timeout: float | None = None) -> str:
+        with self._lock:
+            src = copy.deepcopy(self._get("Pod", namespace, pod))
+            if src["status"].get("phase") != "Running":
+                raise _error(400, "BadRequest", f"container not found ({pod})")
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.exec_delay:
+                time.sleep(self.exec_delay)
+            url, wget_timeout = self._parse_command(command)
+            with self._lock:
+                self.exec_calls.append((namespace, pod, url))
+                if self.exec_output is not None:
+                    raw = self.exec_output(namespace, pod, command)
+                    if raw is not None:
+                        return raw
+                text, rc = self._simulate(src, url)
+            return f"{text}\n__rc={rc}\n"
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    # -- wget simulation --------------------------------------------------------------------
+    @staticmethod
+    def _parse_command(command: Sequence[str]) -> tuple[str, int]:
+        assert list(command[:2]) == ["sh", "-c"], command
+        words = shlex.split(command[2])
+        assert words[:2] == ["wget", "-qO-"], words
+        timeout = int(words[2].removeprefix("--timeout="))
+        assert "__rc=" in command[2], "the command must print its own exit status"
+        return words[3], timeout
+
+    def _state(self) -> ClusterState:
+        objs = [o for (k, _, _), o in sorted(self.objects.items(), key=lambda kv: KINDS.index(kv[0][0]))]
+        return ClusterState.from_objects(o for o in objs if o.get("kind") in KINDS)
+
+    def _simulate(self, src_obj: Mapping[str, Any], url: str) -> tuple[str, int]:
+        """What busybox wget prints for ``url`` from ``src_obj``, and its exit status."""
+        state = self._state()
+        src = Pod.from_manifest(src_obj)
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or 80
+        dst: Pod | None = None
+        ip = host
+        target_port: int | None = port
+        try:
+            ipaddress.ip_address(host)
+            is_ip = True
+        except ValueError:
+            is_ip = False
+        svc = state.service_by_ip(host) if is_ip else self._lookup_service(state, src, host)
+        dns_ok = is_ip or (svc is not None and self._dns_allowed(state, src))
+        if not is_ip and svc is not None:
+            ip = svc.cluster_ip or host
+        if svc is not None:
+            sp = svc.port_for(port)
+            endpoints = state.endpoints(svc)
+            if sp is not None and endpoints:
+                dst = endpoints[0]
+                tp = sp.target_port
+                target_port = dst.resolve_port(tp, "TCP") if isinstance(tp, str) else int(tp)
+            else:
+                target_port = None
+        elif is_ip:
+            dst = state.pod_by_ip(host)
+
+        outcome = self.verdict(src_obj, url) if self.verdict else None
+        if outcome is None:
+            if not dns_ok:
+                outcome = "dns-failure"
+            elif svc is not None and dst is None:
+                outcome = "refused"  # a service without endpoints (or without that port)
+            elif dst is None:
+                outcome = "blocked"  # an address nobody has
+            elif self.enforcing and not self._leaks(src_obj) and not self._allowed(state, src, dst, target_port):
+                outcome = "blocked"
+            elif target_port is None or not dst.serves(target_port, "TCP"):
+                outcome = "refused"
+            else:
+                outcome = "allowed"
+        if outcome == "allowed":
+            return NGINX_PAGE, 0
+        if outcome == "blocked":
+            return "wget: download timed out", 1
+        if outcome == "dns-failure":
+            return f"wget: bad address '{host}'", 1
+        if outcome == "refused":
+            return f"wget: can't connect to remote host ({ip}): Connection refused", 1
+        raise AssertionError(f"unknown verdict {outcome!r}")
+
+    def _leaks(self, src_obj: Mapping[str, Any]) -> bool:
+        """A new pod's first ``leak_first_probes`` probes get through (policy not yet programmed)."""
+        uid = src_obj["metadata"]["uid"]
+        seen = self._probes_from.get(uid, 0)
+        self._probes_from[uid] = seen + 1
+        return seen < self.leak_first_probes
+
+    @staticmethod
+    def _lookup_service(state: ClusterState, src: Pod, host: str) -> Any:
+        """Cluster DNS: ``svc``, ``svc.ns``, ``svc.ns.svc[.cluster.local]``."""
+        m = re.fullmatch(r"([a-z0-9-]+)(?:\.([a-z0-9-]+)(?:\.svc(?:\.cluster\.local)?)?)?", host)
+        if not m:
+            return None
+        return state.services.get(f"{m.group(2) or src.namespace}/{m.group(1)}")
+
+    def _dns_allowed(self, state: ClusterState, src: Pod) -> bool:
+        """Egress-isolated pods need a rule letting UDP 53 out to resolve names."""
+        if not self.enforcing:
+            return True
+        egress = [p for p in state.policies.values() if p.selects(src) and p.affects(EGRESS)]
+        return not egress or any(r.port_matches(53, "UDP", None) is not None for p in egress for r in p.egress)
+
+    @staticmethod
+    def _admits(rule: Rule, peer: Pod, state: ClusterState, policy: NetworkPolicy, port: int | None, dst: Pod) -> bool:
+        peers_ok = not rule.peers or any(
+            x.matches_pod(peer, state.namespace_of(peer), policy.namespace) for x in rule.peers
+        )
+        return peers_ok and port is not None and rule.port_matches(port, "TCP", dst) is not None
+
+    def _allowed(self, state: ClusterState, src: Pod, dst: Pod, port: int | None) -> bool:
+        """NetworkPolicy semantics for pod-to-pod TCP: both directions must admit it."""
+        ingress = [p for p in state.policies.values() if p.selects(dst) and p.affects(INGRESS)]
+        if ingress and not any(self._admits(r, src, state, p, port, dst) for p in ingress for r in p.ingress):
+            return False
+        egress = [p for p in state.policies.values() if p.selects(src) and p.affects(EGRESS)]
+        return not egress or any(self._admits(r, dst, state, p, port, dst) for p in egress for r in p.egress)
