@@ -113,8 +113,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from .backends.live import LiveBackend
 
-    with LiveBackend(args.context, allow_any_context=args.allow_context) as backend:
+    # doctor() works in a scratch namespace of its own and always deletes it.
+    backend = LiveBackend(args.context, allow_any_context=args.allow_context)
+    try:
         print(backend.doctor())
+    finally:
+        backend.close()
     return EXIT_OK
 
 

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+import numpy as np
+
 from . import kubectl
 from .backends.base import Backend, ProbeResult
 from .cluster import ClusterState
@@ -302,6 +304,42 @@ class Lab:
         self._say(verdict.explain())
         return verdict
 
+    def observe(self, port: int = 80, *, max_workers: int = 32) -> Reachability:
+        """What the cluster really does: every lab pod probes every lab pod's IP on ``port`` (TCP).
+
+        On kind the probes run in parallel and each is repeated until two verdicts agree.
+        A refused connection counts as allowed: the policy let it through, nothing listened.
+        """
+        state = self.state()
+        pods = self._lab_pods(state)
+        pairs = [(s, d) for s in pods for d in pods]
+        sweep = getattr(self.backend, "sweep", None)
+        if sweep is not None:
+            results = sweep(pairs, port, max_workers=max_workers)
+        else:
+            results = {(s, d): self.backend.wget(s, f"http://{state.pods[d].ip}:{port}") for s, d in pairs}
+        allowed = np.array([[results[(s, d)].outcome in ("allowed", "refused") for d in pods] for s in pods],
+                           dtype=bool).reshape(len(pods), len(pods))
+        return Reachability(port, "TCP", pods, allowed)
+
+    def verify(self, port: int = 80) -> tuple[Reachability, Reachability]:
+        """Observed versus predicted: probe every pair, compare with the policies' verdict, list mismatches."""
+        predicted = self.matrix(port)
+        observed = self.observe(port)
+        wrong = [
+            (src, dst) for i, src in enumerate(predicted.pods) for j, dst in enumerate(predicted.pods)
+            if predicted.allowed[i, j] != observed.allowed[i, j]
+        ]
+        total = len(predicted.pods) ** 2
+        if not wrong:
+            self._say(f"observed = predicted on all {total} pairs ({port}/TCP)")
+        else:
+            self._say(f"{len(wrong)} of {total} pairs differ from the prediction ({port}/TCP):")
+            for src, dst in wrong:
+                seen = "allowed" if observed.is_allowed(src, dst) else "blocked"
+                self._say(f"  {src} -> {dst}: observed {seen}, predicted the opposite")
+        return predicted, observed
+
     def widget(self, pods: Sequence[str] | None = None, port: int = 80) -> Any:
         """Checkboxes that toggle labels on the lab's pods, with the matrix and probes updating live."""
         from .widgets import LabelToggles
@@ -320,7 +358,11 @@ class Lab:
         ns = f" -n {self.namespace}" if self.namespace != "default" else ""
         self._cmd(f"kubectl delete networkpolicy,service,pod -l {MANAGED_BY}=nphelpers{ns}")
         lines = self.backend.cleanup()
-        self._say(*lines)
+        objects = [line for line in lines if not line.startswith('namespace "')]
+        self._say(*objects)
+        for line in lines[len(objects):]:
+            self._cmd(f"kubectl delete namespace {line.split(chr(34))[1]}")
+            self._say(line)
         return lines
 
     def _key(self, name: str) -> str:

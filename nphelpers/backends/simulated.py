@@ -108,6 +108,7 @@ class SimulatedCluster:
     external_body: str = ""
     _state: ClusterState = field(default_factory=ClusterState)
     _created: dict[tuple[str, str, str], None] = field(default_factory=dict)
+    _created_namespaces: dict[str, None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for obj in _system_objects():
@@ -118,6 +119,9 @@ class SimulatedCluster:
         lines = []
         for obj in objects:
             kind = obj["kind"]
+            ns_name = (obj.get("metadata") or {}).get("namespace") or "default"
+            if kind != "Namespace" and ns_name not in self._state.namespaces:
+                self._created_namespaces.setdefault(ns_name)  # created on the way, as the live backend does
             before = self._manifest_of(kind, obj)
             key, created = self._state.apply(copy.deepcopy(dict(obj)))
             ns, _, name = key.rpartition("/")
@@ -158,7 +162,10 @@ class SimulatedCluster:
         return self._state.copy()
 
     def cleanup(self) -> list[str]:
-        """Delete what was applied here (policies first, then services, pods, namespaces)."""
+        """Delete what was applied here (policies first, then services, pods, namespaces).
+
+        A namespace created on the way is deleted too once nothing else is left in it.
+        """
         order = {"NetworkPolicy": 0, "Service": 1, "Pod": 2, "Namespace": 3}
         lines = []
         for kind, ns, name in sorted(self._created, key=lambda k: (order[k[0]], k[1], k[2])):
@@ -166,7 +173,17 @@ class SimulatedCluster:
                 lines.append(self.delete(kind, name, ns or "default"))
             except NotFoundError:
                 continue
+        for ns in sorted(self._created_namespaces):
+            if ns not in self._state.namespaces:
+                continue
+            left = [k for table in (self._state.pods, self._state.services, self._state.policies)
+                    for k in table if k.split("/", 1)[0] == ns]
+            if left:
+                lines.append(f'namespace "{ns}" kept: it holds {len(left)} object(s) nphelpers did not create')
+            else:
+                lines.append(self.delete("namespace", ns))
         self._created.clear()
+        self._created_namespaces.clear()
         return lines
 
     def wget(self, source: str, url: str, timeout: int = 2) -> ProbeResult:

@@ -1,0 +1,105 @@
+"""The notebook API: backend choice, kubectl lines, all-or-nothing apply, observe/verify, cleanup."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from nphelpers.errors import BackendError, ManifestError
+from nphelpers.lab import Lab, choose_backend
+
+API_ALLOW = """
+kind: NetworkPolicy
+apiVersion: networking.k8s.io/v1
+metadata:
+  name: api-allow
+spec:
+  podSelector:
+    matchLabels: {app: bookstore, role: api}
+  ingress:
+  - from:
+      - podSelector:
+          matchLabels: {app: bookstore}
+"""
+
+
+def lesson() -> tuple[Lab, io.StringIO]:
+    out = io.StringIO()
+    lab = Lab(backend="simulated", namespace="lesson-02", out=out)
+    lab.run("apiserver", image="nginx", labels="app=bookstore,role=api", port=80, expose=True)
+    lab.run("test-blocked", image="alpine", labels="app=other")
+    lab.run("test-allowed", image="alpine", labels="app=bookstore,role=frontend")
+    lab.apply(API_ALLOW)
+    return lab, out
+
+
+def test_auto_backend_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NPHELPERS_BACKEND", "simulated")
+    backend, line = choose_backend("auto")
+    assert backend.name == "simulated" and "NPHELPERS_BACKEND=simulated" in line
+    monkeypatch.setenv("NPHELPERS_BACKEND", "quantum")
+    with pytest.raises(BackendError, match='unknown backend "auto"'):
+        choose_backend("auto")
+
+
+def test_auto_backend_without_kubeconfig_is_the_simulator(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.delenv("NPHELPERS_BACKEND", raising=False)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    backend, line = choose_backend("auto")
+    assert backend.name == "simulated" and "no kind cluster found" in line
+
+
+def test_verbs_print_the_kubectl_command_then_its_output() -> None:
+    lab, out = lesson()
+    text = out.getvalue().splitlines()
+    assert text[1] == (
+        '$ kubectl run apiserver --image=nginx --labels="app=bookstore,role=api" --expose --port=80 -n lesson-02'
+    )
+    assert text[2:4] == ["service/apiserver created", "pod/apiserver created"]
+    assert "networkpolicy.networking.k8s.io/api-allow created" in text
+    out.truncate(0), out.seek(0)
+    result = lab.wget("apiserver", from_pod="test-blocked")
+    assert result.outcome == "blocked"
+    assert out.getvalue().splitlines() == [
+        "$ kubectl exec test-blocked -n lesson-02 -- wget -qO- --timeout=2 http://apiserver",
+        "wget: download timed out",
+        "command terminated with exit code 1",
+    ]
+
+
+def test_label_and_unlabel_change_the_matrix() -> None:
+    lab, out = lesson()
+    assert not lab.matrix().is_allowed("lesson-02/test-blocked", "lesson-02/apiserver")
+    lab.label("test-blocked", "app=bookstore")
+    assert lab.matrix().is_allowed("lesson-02/test-blocked", "lesson-02/apiserver")
+    lab.unlabel("apiserver", "role")
+    assert "$ kubectl label pod apiserver role- -n lesson-02" in out.getvalue()
+    assert lab.state().pods["lesson-02/apiserver"].labels.get("role") is None
+
+
+def test_bad_manifest_changes_nothing() -> None:
+    lab, _ = lesson()
+    before = lab.state()
+    bad_pod = "---\nkind: Pod\napiVersion: v1\nmetadata: {name: X}\n"
+    bad = API_ALLOW.replace("name: api-allow", "name: api-allow-2") + bad_pod
+    with pytest.raises(ManifestError, match="document 2: metadata.name"):
+        lab.apply(bad)
+    assert lab.state().policies.keys() == before.policies.keys()
+
+
+def test_verify_compares_probes_with_the_prediction() -> None:
+    lab, out = lesson()
+    predicted, observed = lab.verify()
+    assert (predicted.allowed == observed.allowed).all()
+    assert "observed = predicted on all 9 pairs (80/TCP)" in out.getvalue()
+
+
+def test_explain_and_cleanup() -> None:
+    lab, out = lesson()
+    verdict = lab.explain("test-blocked", "apiserver")
+    assert not verdict.allowed
+    lines = lab.cleanup()
+    assert lines[-1] == 'namespace "lesson-02" deleted'
+    assert "$ kubectl delete namespace lesson-02" in out.getvalue()
+    assert not [k for k in lab.state().pods if k.startswith("lesson-02/")]
