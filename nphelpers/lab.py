@@ -340,6 +340,13 @@ class Lab:
                 self._say(f"  {src} -> {dst}: observed {seen}, predicted the opposite")
         return predicted, observed
 
+    def plot_verify(self, port: int = 80) -> Figure:
+        """:meth:`verify` as a figure: what the cluster did, with the cells that differ from the prediction marked."""
+        from .plotting import plot_matrix
+
+        predicted, observed = self.verify(port)
+        return plot_matrix(observed, self.state(), compare=predicted, compare_label=("predicted", "observed"))
+
     def widget(self, pods: Sequence[str] | None = None, port: int = 80) -> Any:
         """Checkboxes that toggle labels on the lab's pods, with the matrix and probes updating live."""
         from .widgets import LabelToggles
