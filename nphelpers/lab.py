@@ -10,6 +10,7 @@ to it; objects that name no namespace go there.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -22,8 +23,9 @@ from . import kubectl
 from .backends.base import Backend, ProbeResult
 from .cluster import ClusterState
 from .engine import Verdict, evaluate, resolve_endpoint
-from .errors import BackendError, NotFoundError
+from .errors import BackendError, NotFoundError, NphelpersError
 from .matrix import Reachability, reachability
+from .policy import NetworkPolicy
 from .selectors import parse_label_string
 
 if TYPE_CHECKING:
@@ -89,6 +91,7 @@ class Lab:
         self._out = out
         self.backend, line = choose_backend(backend, namespace, **backend_options)
         self._say(line)
+        _show_errors_in_one_line()
 
     # -- output ---------------------------------------------------------------------
     def _say(self, *lines: str) -> None:
@@ -120,7 +123,7 @@ class Lab:
         port: int | None = None,
         expose: bool = False,
         command: Sequence[str] | None = None,
-    ) -> list[str]:
+    ) -> None:
         """``kubectl run NAME --image=IMAGE --labels=... [--port=P --expose]``: a pod (and its Service)."""
         labels = dict(parse_label_string(labels) if isinstance(labels, str) else labels or {"run": name})
         if command is None and not port:
@@ -142,9 +145,9 @@ class Lab:
                         "spec": {"containers": [container]}})
         run = kubectl.run_command(name, image, labels, port, expose, namespace=self.namespace)
         self._cmd(run + (" -- " + " ".join(command) if command else ""))
-        return self._apply_objects(objects)
+        self._apply_objects(objects)
 
-    def expose(self, pod: str, port: int, target_port: int | str | None = None, name: str | None = None) -> list[str]:
+    def expose(self, pod: str, port: int, target_port: int | str | None = None, name: str | None = None) -> None:
         """``kubectl expose pod POD --port=P --target-port=T --name=N``: a Service in front of a pod."""
         target = self.backend.state().pod(self._key(pod))
         svc_name = name or pod
@@ -156,11 +159,10 @@ class Lab:
         self._cmd(command)
         service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": svc_name}, "spec": spec}
         # kubectl expose reports "exposed" where apply would say "created".
-        lines = [line.replace(" created", " exposed") for line in self.backend.apply([self._in_namespace(service)])]
-        self._say(*lines)
-        return lines
+        lines = self.backend.apply([self._in_namespace(service)])
+        self._say(*(line.replace(" created", " exposed") for line in lines))
 
-    def apply(self, source: str | os.PathLike[str]) -> list[str]:
+    def apply(self, source: str | os.PathLike[str]) -> None:
         """``kubectl apply -f FILE``: a file, a directory, or a YAML string (validated first, all or nothing)."""
         from .manifests import load_paths, load_text
 
@@ -173,7 +175,7 @@ class Lab:
             result = load_paths([text], namespace=self.namespace)
         for note in result.notes:
             self._say(f"note: {note}")
-        return self._apply_objects(result.objects)
+        self._apply_objects(result.objects)
 
     def _apply_objects(self, objects: list[dict[str, Any]]) -> list[str]:
         from .validation import validate_object
@@ -185,21 +187,18 @@ class Lab:
         self._say(*lines)
         return lines
 
-    def cat(self, path: str | os.PathLike[str]) -> str:
+    def cat(self, path: str | os.PathLike[str]) -> None:
         """``cat FILE``: show a manifest before applying it."""
         text = Path(path).read_text()
-        self._cmd(f"cat {Path(path).name}")
+        self._cmd(f"cat {path}")
         self._say(text.rstrip("\n"))
-        return text
 
-    def delete(self, kind: str, name: str) -> str:
+    def delete(self, kind: str, name: str) -> None:
         """``kubectl delete KIND NAME``."""
         self._cmd(kubectl.delete_command(kind, name, self.namespace))
-        line = self.backend.delete(kind, name, self.namespace)
-        self._say(line)
-        return line
+        self._say(self.backend.delete(kind, name, self.namespace))
 
-    def label(self, pod: str, *changes: str, kind: str = "pod") -> str:
+    def label(self, pod: str, *changes: str, kind: str = "pod") -> None:
         """``kubectl label pod POD app=bookstore role- --overwrite``: set ``k=v``, remove ``k-``."""
         labels: dict[str, str | None] = {}
         for change in changes:
@@ -209,73 +208,79 @@ class Lab:
                 else:
                     labels.update(parse_label_string(item))
         self._cmd(kubectl.label_command(kind, pod, labels, namespace=self.namespace))
-        line = self.backend.label(kind, pod, labels, self.namespace)
-        self._say(line)
-        return line
+        self._say(self.backend.label(kind, pod, labels, self.namespace))
 
-    def unlabel(self, pod: str, *keys: str) -> str:
+    def unlabel(self, pod: str, *keys: str) -> None:
         """``kubectl label pod POD key-``: remove labels."""
-        return self.label(pod, *(f"{k}-" for k in keys))
+        self.label(pod, *(f"{k}-" for k in keys))
 
     # -- looking ----------------------------------------------------------------------
     def state(self) -> ClusterState:
+        """A snapshot of the cluster (namespaces, pods, services, policies) for code to inspect."""
         return self.backend.state()
 
     def _lab_pods(self, state: ClusterState) -> list[str]:
         return sorted(k for k, p in state.pods.items() if p.namespace == self.namespace)
 
-    def get_pods(self) -> str:
+    def _in_lab(self, table: Mapping[str, Any]) -> list[Any]:
+        return [table[k] for k in sorted(table) if k.split("/", 1)[0] == self.namespace]
+
+    def _table(self, command: str, objects: list[Any], render: Any) -> None:
+        self._cmd(command)
+        self._say(render(objects) if objects else f"No resources found in {self.namespace} namespace.")
+
+    def get_pods(self) -> None:
         """``kubectl get pods`` with labels: who carries which label."""
-        state = self.state()
-        pods = [state.pods[k] for k in self._lab_pods(state)]
-        self._cmd(kubectl.get_pods_command(pods, namespace=self.namespace))
-        text = kubectl.get_pods(pods)
-        self._say(text)
-        return text
+        pods = self._in_lab(self.state().pods)
+        self._table(kubectl.get_pods_command(pods, namespace=self.namespace), pods, kubectl.get_pods)
 
-    def get_services(self) -> str:
-        state = self.state()
-        services = sorted((s for s in state.services.values() if s.namespace == self.namespace), key=lambda s: s.name)
-        self._cmd(kubectl.get_services_command(services, namespace=self.namespace))
-        text = kubectl.get_services(services)
-        self._say(text)
-        return text
+    def get_services(self) -> None:
+        """``kubectl get services``: names, ports and the selectors that pick their pods."""
+        services = self._in_lab(self.state().services)
+        self._table(kubectl.get_services_command(services, namespace=self.namespace), services, kubectl.get_services)
 
-    def get_policies(self) -> str:
+    def get_policies(self) -> None:
         """``kubectl get networkpolicy``."""
-        state = self.state()
-        policies = sorted((p for p in state.policies.values() if p.namespace == self.namespace), key=lambda p: p.name)
-        self._cmd(kubectl.get_networkpolicies_command(policies, namespace=self.namespace))
-        none = f"No resources found in {self.namespace} namespace."
-        text = kubectl.get_networkpolicies(policies) if policies else none
-        self._say(text)
-        return text
+        policies = self._in_lab(self.state().policies)
+        command = kubectl.get_networkpolicies_command(policies, namespace=self.namespace)
+        self._table(command, policies, kubectl.get_networkpolicies)
 
-    def describe_policy(self, name: str) -> str:
+    def describe_policy(self, name: str) -> None:
         """``kubectl describe networkpolicy NAME``: the policy in kubectl's words."""
-        state = self.state()
-        key = self._key(name)
-        if key not in state.policies:
-            raise NotFoundError(f'networkpolicies.networking.k8s.io "{name}" not found')
+        policy = self.policy(name)
         self._cmd(kubectl.describe_networkpolicy_command(name, self.namespace))
-        text = kubectl.describe_networkpolicy(state.policies[key])
-        self._say(text)
-        return text
+        self._say(kubectl.describe_networkpolicy(policy))
+
+    def policy(self, name: str) -> NetworkPolicy:
+        """The policy called ``name`` in the lab's namespace (for code: selectors, rules, types)."""
+        policies = self.state().policies
+        key = self._key(name)
+        if key not in policies:
+            raise NotFoundError(f'networkpolicies.networking.k8s.io "{name}" not found in namespace "{self.namespace}"')
+        return policies[key]
+
+    def selected_by(self, name: str) -> list[str]:
+        """The pods (names) the policy ``name`` selects, that is, isolates."""
+        policy = self.policy(name)
+        return [p.name for p in self._in_lab(self.state().pods) if policy.selects(p)]
 
     # -- traffic ----------------------------------------------------------------------
-    def wget(
+    def probe(
         self, target: str = "apiserver", *, from_pod: str, port: int | None = None, timeout: int = 2
     ) -> ProbeResult:
-        """``kubectl exec FROM -- wget -qO- --timeout=2 http://TARGET``: a real request from a pod."""
+        """What :meth:`wget` does, without printing: the outcome and output for code to check."""
         url = target if "://" in target else f"http://{target}" + (f":{port}" if port else "")
         source = self._key(from_pod)
-        probe = getattr(self.backend, "probe_stable", None)
-        result = probe(source, url, timeout) if probe else self.backend.wget(source, url, timeout)
+        stable = getattr(self.backend, "probe_stable", None)  # live clusters: repeat until two verdicts agree
+        return stable(source, url, timeout) if stable else self.backend.wget(source, url, timeout)
+
+    def wget(self, target: str = "apiserver", *, from_pod: str, port: int | None = None, timeout: int = 2) -> None:
+        """``kubectl exec FROM -- wget -qO- --timeout=2 http://TARGET``: a real request from a pod."""
+        result = self.probe(target, from_pod=from_pod, port=port, timeout=timeout)
         self._cmd(result.command)
         self._say(result.output.rstrip("\n"))
         if not result.allowed:  # kubectl exec reports wget's non-zero exit on stderr
             self._say(kubectl.exec_failed(1))
-        return result
 
     def matrix(self, port: int = 80, protocol: str = "TCP") -> Reachability:
         """Who can reach whom among the lab's pods on ``port``/``protocol``, as the policies say."""
@@ -291,18 +296,18 @@ class Lab:
         matrix = reachability(state, port, protocol, pods=self._lab_pods(state))
         return plot_matrix(matrix, state, compare=compare, compare_label=compare_label, title=title)
 
-    def explain(self, source: str, destination: str, port: int = 80, protocol: str = "TCP") -> Verdict:
-        """Why ``source`` can or cannot reach ``destination``: the policies, rules and peers involved."""
+    def verdict(self, source: str, destination: str, port: int = 80, protocol: str = "TCP") -> Verdict:
+        """The judgement on one connection, as data (see :meth:`explain` for the words)."""
         state = self.state()
-        verdict = evaluate(
-            state,
-            resolve_endpoint(state, self._key(source) if "." not in source else source, self.namespace),
-            resolve_endpoint(state, self._key(destination) if "." not in destination else destination, self.namespace),
-            port,
-            protocol,
-        )
-        self._say(verdict.explain())
-        return verdict
+
+        def end(name: str) -> Any:
+            return resolve_endpoint(state, name if "/" in name or _is_ip(name) else self._key(name), self.namespace)
+
+        return evaluate(state, end(source), end(destination), port, protocol)
+
+    def explain(self, source: str, destination: str, port: int = 80, protocol: str = "TCP") -> None:
+        """Why ``source`` can or cannot reach ``destination``: the policies, rules and peers involved."""
+        self._say(self.verdict(source, destination, port, protocol).explain())
 
     def observe(self, port: int = 80, *, max_workers: int = 32) -> Reachability:
         """What the cluster really does: every lab pod probes every lab pod's IP on ``port`` (TCP).
@@ -322,8 +327,7 @@ class Lab:
                            dtype=bool).reshape(len(pods), len(pods))
         return Reachability(port, "TCP", pods, allowed)
 
-    def verify(self, port: int = 80) -> tuple[Reachability, Reachability]:
-        """Observed versus predicted: probe every pair, compare with the policies' verdict, list mismatches."""
+    def _compare(self, port: int) -> tuple[Reachability, Reachability]:
         predicted = self.matrix(port)
         observed = self.observe(port)
         wrong = [
@@ -340,11 +344,15 @@ class Lab:
                 self._say(f"  {src} -> {dst}: observed {seen}, predicted the opposite")
         return predicted, observed
 
+    def verify(self, port: int = 80) -> None:
+        """Observed versus predicted: probe every pair, compare with the policies' verdict, list mismatches."""
+        self._compare(port)
+
     def plot_verify(self, port: int = 80) -> Figure:
         """:meth:`verify` as a figure: what the cluster did, with the cells that differ from the prediction marked."""
         from .plotting import plot_matrix
 
-        predicted, observed = self.verify(port)
+        predicted, observed = self._compare(port)
         return plot_matrix(observed, self.state(), compare=predicted, compare_label=("predicted", "observed"))
 
     def widget(self, pods: Sequence[str] | None = None, port: int = 80) -> Any:
@@ -360,7 +368,7 @@ class Lab:
         return PolicyEditor(self, text).view()
 
     # -- the end ----------------------------------------------------------------------
-    def cleanup(self) -> list[str]:
+    def cleanup(self) -> None:
         """Delete everything this lab created (and only that)."""
         ns = f" -n {self.namespace}" if self.namespace != "default" else ""
         self._cmd(f"kubectl delete networkpolicy,service,pod -l {MANAGED_BY}=nphelpers{ns}")
@@ -370,7 +378,6 @@ class Lab:
         for line in lines[len(objects):]:
             self._cmd(f"kubectl delete namespace {line.split(chr(34))[1]}")
             self._say(line)
-        return lines
 
     def _key(self, name: str) -> str:
         return name if "/" in name else f"{self.namespace}/{name}"
@@ -380,3 +387,27 @@ class Lab:
 
     def __exit__(self, *exc: object) -> None:
         self.cleanup()
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _show_errors_in_one_line() -> None:
+    """In IPython, show a user's mistake (an NphelpersError) as one line, not a traceback."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def show(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: int | None = None) -> None:
+        print(f"error: {value}", file=sys.stderr)
+
+    shell.set_custom_exc((NphelpersError,), show)

@@ -228,8 +228,10 @@ def _fit_figure(fig: Figure, ax: Axes, geo: _Geometry, pad: float = 0.15) -> Non
     right = tight.x1 - grid.x1 / dpi
     top = tight.y1 - grid.y1 / dpi
     side = max(geo.n, 1) * geo.cell
-    width = left + side + right + 2 * pad
-    height = bottom + side + top + 2 * pad
+    # Whole tenths of an inch: the size shows in the figure's text form, which nbval compares,
+    # and font metrics may differ by a hair between machines.
+    width = math.ceil((left + side + right + 2 * pad) * 10) / 10
+    height = math.ceil((bottom + side + top + 2 * pad) * 10) / 10
     fig.set_size_inches(width, height)
     ax.set_position(((left + pad) / width, (bottom + pad) / height, side / width, side / height))
 

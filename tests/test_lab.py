@@ -59,8 +59,8 @@ def test_verbs_print_the_kubectl_command_then_its_output() -> None:
     assert text[2:4] == ["service/apiserver created", "pod/apiserver created"]
     assert "networkpolicy.networking.k8s.io/api-allow created" in text
     out.truncate(0), out.seek(0)
-    result = lab.wget("apiserver", from_pod="test-blocked")
-    assert result.outcome == "blocked"
+    lab.wget("apiserver", from_pod="test-blocked")
+    assert lab.probe("apiserver", from_pod="test-blocked").outcome == "blocked"
     assert out.getvalue().splitlines() == [
         "$ kubectl exec test-blocked -n lesson-02 -- wget -qO- --timeout=2 http://apiserver",
         "wget: download timed out",
@@ -90,16 +90,17 @@ def test_bad_manifest_changes_nothing() -> None:
 
 def test_verify_compares_probes_with_the_prediction() -> None:
     lab, out = lesson()
-    predicted, observed = lab.verify()
-    assert (predicted.allowed == observed.allowed).all()
+    lab.verify()
+    assert (lab.observe().allowed == lab.matrix().allowed).all()
     assert "observed = predicted on all 9 pairs (80/TCP)" in out.getvalue()
 
 
 def test_explain_and_cleanup() -> None:
     lab, out = lesson()
-    verdict = lab.explain("test-blocked", "apiserver")
-    assert not verdict.allowed
-    lines = lab.cleanup()
-    assert lines[-1] == 'namespace "lesson-02" deleted'
+    lab.explain("test-blocked", "apiserver")
+    assert not lab.verdict("test-blocked", "apiserver").allowed
+    assert lab.selected_by("api-allow") == ["apiserver"]
+    lab.cleanup()
+    assert out.getvalue().rstrip().splitlines()[-1] == 'namespace "lesson-02" deleted'
     assert "$ kubectl delete namespace lesson-02" in out.getvalue()
     assert not [k for k in lab.state().pods if k.startswith("lesson-02/")]
