@@ -83,6 +83,7 @@ def _wait_for(condition: Callable[[], bool], timeout_ms: int, what: str, page: P
     raise AssertionError(f"timed out after {timeout_ms / 1000:.0f}s waiting for {what}")
 
 
+@pytest.mark.browser
 def test_lesson_02_label_widget_in_chromium(tmp_path: Path) -> None:
     _check_tools()
     from playwright.sync_api import sync_playwright
