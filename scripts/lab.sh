@@ -4,12 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PY=${PYTHON:-python3}
-VENV=${VENV:-.venv}
-
-if [ ! -x "$VENV/bin/python" ]; then
-  "$PY" -m venv "$VENV"
-fi
-"$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet -e ".[lab]"
-exec "$VENV/bin/jupyter" lab notebooks/02-limit-traffic-to-an-application.ipynb "$@"
+. scripts/venv.sh lab
+extra=()
+[ "$(id -u)" = 0 ] && extra+=(--allow-root)  # containers and CI machines often run as root
+exec "$VENV/bin/jupyter" lab "${extra[@]}" notebooks/02-limit-traffic-to-an-application.ipynb "$@"

@@ -4,14 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PY=${PYTHON:-python3}
-VENV=${VENV:-.venv}
-
-if [ ! -x "$VENV/bin/python" ]; then
-  "$PY" -m venv "$VENV"
-fi
-"$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet -e ".[test]"
+. scripts/venv.sh test
 
 # The browser test drives Debian's chromium through Playwright (no browser download).
 if ! command -v chromium >/dev/null 2>&1; then
