@@ -104,3 +104,18 @@ def test_explain_and_cleanup() -> None:
     assert out.getvalue().rstrip().splitlines()[-1] == 'namespace "lesson-02" deleted'
     assert "$ kubectl delete namespace lesson-02" in out.getvalue()
     assert not [k for k in lab.state().pods if k.startswith("lesson-02/")]
+
+
+def test_a_mistake_in_a_notebook_is_one_line_not_a_traceback(capfd: pytest.CaptureFixture[str]) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        shell.run_cell("from nphelpers import Lab\nlab = Lab(backend='simulated', namespace='t')")
+        capfd.readouterr()
+        shell.run_cell("lab.apply('kind: Pod\\napiVersion: v1\\nmetadata: {name: Bad_Name}\\n')")
+        err = capfd.readouterr().err
+    finally:
+        InteractiveShell.clear_instance()
+    assert err.strip().startswith("error: <yaml>: document 1: metadata.name")
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
