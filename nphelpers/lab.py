@@ -274,8 +274,31 @@ class Lab:
         stable = getattr(self.backend, "probe_stable", None)  # live clusters: repeat until two verdicts agree
         return stable(source, url, timeout) if stable else self.backend.wget(source, url, timeout)
 
-    def wget(self, target: str = "apiserver", *, from_pod: str, port: int | None = None, timeout: int = 2) -> None:
-        """``kubectl exec FROM -- wget -qO- --timeout=2 http://TARGET``: a real request from a pod."""
+    def wget(
+        self,
+        target: str = "apiserver",
+        *,
+        from_pod: str | None = None,
+        labels: str | Mapping[str, str] | None = None,
+        port: int | None = None,
+        timeout: int = 2,
+    ) -> None:
+        """``kubectl exec FROM -- wget -qO- --timeout=2 http://TARGET``: a real request from a pod.
+
+        With ``labels`` instead of an existing ``from_pod``, a throw-away client pod with those
+        labels is run first and deleted afterwards (named ``from_pod`` if given).
+        """
+        if labels is not None:
+            wanted = dict(parse_label_string(labels) if isinstance(labels, str) else labels)
+            name = from_pod or _client_name(wanted)
+            self.run(name, image=CLIENT_IMAGE, labels=wanted)
+            try:
+                self.wget(target, from_pod=name, port=port, timeout=timeout)
+            finally:
+                self.delete("pod", name)
+            return
+        if from_pod is None:
+            raise ValueError("say which pod the request comes from: from_pod=NAME, or labels=... for a throw-away one")
         result = self.probe(target, from_pod=from_pod, port=port, timeout=timeout)
         self._cmd(result.command)
         self._say(result.output.rstrip("\n"))
@@ -411,3 +434,10 @@ def _show_errors_in_one_line() -> None:
         print(f"error: {value}", file=sys.stderr)
 
     shell.set_custom_exc((NphelpersError,), show)
+
+
+def _client_name(labels: Mapping[str, str]) -> str:
+    """A stable pod name for a throw-away client: ``test-app-other`` for ``app=other``."""
+    words = "-".join(f"{k.rsplit('/', 1)[-1]}-{v}" for k, v in sorted(labels.items())) or "nolabels"
+    cleaned = "".join(c if c.isalnum() else "-" for c in words.lower()).strip("-")
+    return ("test-" + "-".join(filter(None, cleaned.split("-"))))[:63].rstrip("-")

@@ -119,3 +119,15 @@ def test_a_mistake_in_a_notebook_is_one_line_not_a_traceback(capfd: pytest.Captu
         InteractiveShell.clear_instance()
     assert err.strip().startswith("error: <yaml>: document 1: metadata.name")
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_throw_away_client_by_labels() -> None:
+    lab, out = lesson()
+    out.truncate(0), out.seek(0)
+    lab.wget("apiserver", labels="app=bookstore")
+    lines = out.getvalue().splitlines()
+    run = '$ kubectl run test-app-bookstore --image=alpine --labels="app=bookstore" -n lesson-02 -- sleep 3600'
+    assert lines[0] == run
+    assert "<title>Welcome to nginx!</title>" in out.getvalue()
+    assert lines[-1] == 'pod "test-app-bookstore" deleted'
+    assert "lesson-02/test-app-bookstore" not in lab.state().pods
