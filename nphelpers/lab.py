@@ -10,10 +10,11 @@ to it; objects that name no namespace go there.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -102,6 +103,15 @@ class Lab:
     def _cmd(self, command: str) -> None:
         self._say(f"$ {command}")
 
+    @contextlib.contextmanager
+    def quiet(self) -> Iterator[Lab]:
+        """``with lab.quiet():`` run verbs without printing (widgets show the output themselves)."""
+        saved, self._out = self._out, None
+        try:
+            yield self
+        finally:
+            self._out = saved
+
     @property
     def kind(self) -> bool:
         return self.backend.name == "kind"
@@ -145,7 +155,7 @@ class Lab:
                         "spec": {"containers": [container]}})
         run = kubectl.run_command(name, image, labels, port, expose, namespace=self.namespace)
         self._cmd(run + (" -- " + " ".join(command) if command else ""))
-        self._apply_objects(objects)
+        self.apply_objects(objects)
 
     def expose(self, pod: str, port: int, target_port: int | str | None = None, name: str | None = None) -> None:
         """``kubectl expose pod POD --port=P --target-port=T --name=N``: a Service in front of a pod."""
@@ -175,9 +185,13 @@ class Lab:
             result = load_paths([text], namespace=self.namespace)
         for note in result.notes:
             self._say(f"note: {note}")
-        self._apply_objects(result.objects)
+        self.apply_objects(result.objects)
 
-    def _apply_objects(self, objects: list[dict[str, Any]]) -> list[str]:
+    def apply_objects(self, objects: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Apply manifest dicts: validated all first (nothing changes on an error), then applied.
+
+        Prints kubectl's lines (unless :meth:`quiet`) and returns them.
+        """
         from .validation import validate_object
 
         objects = [self._in_namespace(dict(o)) for o in objects]
@@ -378,17 +392,20 @@ class Lab:
         predicted, observed = self._compare(port)
         return plot_matrix(observed, self.state(), compare=predicted, compare_label=("predicted", "observed"))
 
-    def widget(self, pods: Sequence[str] | None = None, port: int = 80) -> Any:
-        """Checkboxes that toggle labels on the lab's pods, with the matrix and probes updating live."""
+    def widget(self, pods: Sequence[str] | None = None, port: int = 80, **options: Any) -> Any:
+        """Checkboxes that toggle labels on the lab's pods, with the matrix and probes updating live.
+
+        ``options`` go to :class:`nphelpers.widgets.LabelToggles` (``labels``, ``target``, ``image_format``...).
+        """
         from .widgets import LabelToggles
 
-        return LabelToggles(self, pods=pods, port=port).view()
+        return LabelToggles(self, pods=pods, port=port, **options).view()
 
-    def policy_editor(self, text: str = "") -> Any:
+    def policy_editor(self, text: str = "", **options: Any) -> Any:
         """A YAML text area: validate and apply a policy, errors shown inline."""
         from .widgets import PolicyEditor
 
-        return PolicyEditor(self, text).view()
+        return PolicyEditor(self, text, **options).view()
 
     # -- the end ----------------------------------------------------------------------
     def cleanup(self) -> None:
