@@ -3,9 +3,10 @@
 Built to scale. Pods that no policy can tell apart form one *class*: same namespace,
 same values for every label key some selector looks at, same answers to every ipBlock,
 same named ports for the probed port. Each selector is evaluated once per class (and
-only on the namespaces it can reach), policies become boolean vectors over classes, and
-the class × class answer is expanded to pods only at the end. Cost grows with
-policies × classes, plus the N² output itself.
+only on the namespaces it can reach), policies become bit sets over classes (Python
+integers), and the class × class answer is expanded to pods only at the end. Cost grows
+with policies × classes, plus the N² output itself. numpy is imported only when a
+caller asks for the pod × pod array (plots, DataFrames), never on the CLI's JSON path.
 
 The result is the same as calling :func:`nphelpers.engine.evaluate` on every pair (the
 test suite checks this on random clusters).
@@ -15,62 +16,107 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from .cluster import ClusterState
 from .model import SYSTEM_NAMESPACE, Namespace, Pod
 from .policy import EGRESS, INGRESS, IPBlock, NetworkPolicy, Peer, Rule, ip_value
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 
-@dataclass
 class Reachability:
     """Allowed connections among ``pods`` (sorted ``ns/name``) on one port/protocol.
 
-    ``allowed[i, j]`` is true when ``pods[i]`` may connect to ``pods[j]``.
+    ``allowed[i, j]`` (a numpy bool array) is true when ``pods[i]`` may connect to ``pods[j]``.
+    Built either from that array or, by :func:`reachability`, from pod classes: each pod's
+    class (``class_of``) and, per source class, the bit set of destination classes it reaches.
     """
 
-    port: int
-    protocol: str
-    pods: list[str]
-    allowed: np.ndarray
+    def __init__(self, port: int, protocol: str, pods: list[str], allowed: np.ndarray | None = None, *,
+                 class_of: list[int] | None = None, rows: list[int] | None = None) -> None:
+        if allowed is None and (class_of is None or rows is None):
+            raise ValueError("give the allowed array, or class_of and rows")
+        self.port = port
+        self.protocol = protocol
+        self.pods = pods
+        self._allowed = allowed
+        self._class_of = class_of
+        self._rows = rows
+
+    @property
+    def allowed(self) -> np.ndarray:
+        if self._allowed is None:
+            self._allowed = self._expand()
+        return self._allowed
+
+    def _expand(self) -> np.ndarray:
+        import numpy as np
+
+        assert self._class_of is not None and self._rows is not None
+        n = len(self._rows)
+        width = max(1, (n + 7) // 8)
+        bits = np.unpackbits(
+            np.frombuffer(b"".join(r.to_bytes(width, "little") for r in self._rows), dtype=np.uint8).reshape(n, width),
+            axis=1, bitorder="little",
+        )[:, :n].astype(bool) if n else np.zeros((0, 0), dtype=bool)
+        index = np.asarray(self._class_of, dtype=np.intp)
+        return bits[np.ix_(index, index)] if len(index) else np.zeros((0, 0), dtype=bool)
 
     def __repr__(self) -> str:
         return f"Reachability on {self.port}/{self.protocol} ('.' allowed, 'X' blocked):\n{self.to_table()}"
 
     def is_allowed(self, source: str, destination: str) -> bool:
-        return bool(self.allowed[self.pods.index(source), self.pods.index(destination)])
+        i, j = self.pods.index(source), self.pods.index(destination)
+        if self._rows is not None and self._class_of is not None:
+            return bool(self._rows[self._class_of[i]] >> self._class_of[j] & 1)
+        return bool(self.allowed[i, j])
 
     def pairs(self) -> list[tuple[str, str]]:
         """Every allowed (source, destination), sorted."""
-        src, dst = np.nonzero(self.allowed)
-        return [(self.pods[i], self.pods[j]) for i, j in zip(src.tolist(), dst.tolist(), strict=True)]
+        return [(src, dst) for src, dsts in self._destinations() for dst in dsts]
+
+    def _destinations(self) -> Iterable[tuple[str, list[str]]]:
+        """Each source pod with the sorted list of destinations it reaches."""
+        if self._rows is None or self._class_of is None:
+            for i, src in enumerate(self.pods):
+                yield src, [self.pods[j] for j in self.allowed[i].nonzero()[0].tolist()]
+            return
+        members: dict[int, list[int]] = {}
+        for i, c in enumerate(self._class_of):
+            members.setdefault(c, []).append(i)
+        cache: dict[int, list[str]] = {}
+        for i, src in enumerate(self.pods):
+            c = self._class_of[i]
+            dsts = cache.get(c)
+            if dsts is None:
+                row = self._rows[c]
+                picked = sorted(j for d, idx in members.items() if row >> d & 1 for j in idx)
+                dsts = cache[c] = [self.pods[j] for j in picked]
+            yield src, dsts
 
     def to_json(self) -> str:
-        """The CLI's JSON contract, streamed row by row so millions of pairs stay cheap."""
+        """The CLI's JSON contract."""
         return "".join(self.iter_json())
 
     def iter_json(self) -> Iterable[str]:
-        quoted = np.array([json.dumps(p) for p in self.pods], dtype=object)
-        yield f'{{"port": {self.port}, "protocol": {json.dumps(self.protocol)}, "pods": ['
-        yield ", ".join(quoted.tolist())
+        """The JSON contract in pieces, row by row, so millions of pairs stay cheap."""
+        quote = json.dumps
+        yield f'{{"port": {self.port}, "protocol": {quote(self.protocol)}, "pods": ['
+        yield ", ".join(quote(p) for p in self.pods)
         yield '], "allowed": ['
         first = True
-        cache: dict[bytes, list[str]] = {}
-        for i, row in enumerate(self.allowed):
-            key = row.tobytes()
-            dsts = cache.get(key)
-            if dsts is None:
-                dsts = cache[key] = quoted[np.flatnonzero(row)].tolist()
+        quoted: dict[int, list[str]] = {}
+        for src, dsts in self._destinations():
             if not dsts:
                 continue
-            src = quoted[i]
-            text = "[" + src + ", " + ("], [" + src + ", ").join(dsts) + "]"
+            q = quoted.get(id(dsts))
+            if q is None:
+                q = quoted[id(dsts)] = [quote(d) for d in dsts]
+            head = "[" + quote(src) + ", "
+            text = head + ("], " + head).join(q) + "]"
             yield text if first else ", " + text
             first = False
         yield "]}"
@@ -78,12 +124,11 @@ class Reachability:
     def to_table(self) -> str:
         """A truth table: row = source (from), column = destination (to); ``.`` allowed, ``X`` blocked."""
         width = max([len(p) for p in self.pods] + [len("from\\to")])
-        head = "from\\to".ljust(width) + " " + " ".join(self.pods)
-        lines = [head]
-        for i, src in enumerate(self.pods):
-            cells = [
-                ("." if self.allowed[i, j] else "X").ljust(len(dst)) for j, dst in enumerate(self.pods)
-            ]
+        lines = ["from\\to".ljust(width) + " " + " ".join(self.pods)]
+        reached = dict(self._destinations())
+        for src in self.pods:
+            ok = set(reached[src])
+            cells = [("." if dst in ok else "X").ljust(len(dst)) for dst in self.pods]
             lines.append((src.ljust(width) + " " + " ".join(cells)).rstrip())
         return "\n".join(lines)
 
@@ -114,10 +159,8 @@ def reachability(
     chosen.sort(key=lambda p: p.key)
     policies = sorted(state.policies.values(), key=lambda p: p.key)
     classes, class_of = _classes(chosen, policies, port, protocol)
-    allowed_cls = _class_matrix(state, classes, policies, port, protocol)
-    index = np.asarray(class_of, dtype=np.intp)
-    allowed = allowed_cls[np.ix_(index, index)] if len(chosen) else np.zeros((0, 0), dtype=bool)
-    return Reachability(port, protocol, [p.key for p in chosen], allowed)
+    rows = _class_matrix(state, classes, policies, port, protocol)
+    return Reachability(port, protocol, [p.key for p in chosen], class_of=class_of, rows=rows)
 
 
 def _ip_blocks(policies: Sequence[NetworkPolicy]) -> list[IPBlock]:
@@ -164,50 +207,50 @@ def _classes(
 
 
 class _PeerSets:
-    """Boolean vectors over classes for selectors and peers, computed once each."""
+    """Bit sets over classes for selectors and peers, computed once each."""
 
     def __init__(self, state: ClusterState, reps: Sequence[Pod]) -> None:
         self.state = state
         self.reps = reps
-        self.n = len(reps)
+        self.all = (1 << len(reps)) - 1
         self.by_ns: dict[str, list[int]] = {}
         for i, pod in enumerate(reps):
             self.by_ns.setdefault(pod.namespace, []).append(i)
-        self._cache: dict[tuple, np.ndarray] = {}
+        self._cache: dict[tuple, int] = {}
 
-    def peer(self, peer: Peer, policy_ns: str) -> np.ndarray:
+    def peer(self, peer: Peer, policy_ns: str) -> int:
         scope = policy_ns if peer.namespace_selector is None else None
         key = (peer, scope)
-        vec = self._cache.get(key)
-        if vec is not None:
-            return vec
-        vec = np.zeros(self.n, dtype=bool)
+        mask = self._cache.get(key)
+        if mask is not None:
+            return mask
+        mask = 0
         if peer.ip_block is not None:
             for i, pod in enumerate(self.reps):
-                vec[i] = any(peer.ip_block.matches_ip(ip) for ip in pod.ips)
+                if any(peer.ip_block.matches_ip(ip) for ip in pod.ips):
+                    mask |= 1 << i
         else:
             if scope is not None:
                 namespaces = [scope]
             else:
                 sel = peer.namespace_selector
                 assert sel is not None
-                namespaces = [
-                    ns for ns in self.by_ns if sel.matches((self.state.namespaces.get(ns) or Namespace(ns)).labels)
-                ]
+                labels = {ns: (self.state.namespaces.get(ns) or Namespace(ns)).labels for ns in self.by_ns}
+                namespaces = [ns for ns in self.by_ns if sel.matches(labels[ns])]
             for ns in namespaces:
                 for i in self.by_ns.get(ns, ()):
                     if peer.pod_selector is None or peer.pod_selector.matches(self.reps[i].labels):
-                        vec[i] = True
-        self._cache[key] = vec
-        return vec
+                        mask |= 1 << i
+        self._cache[key] = mask
+        return mask
 
-    def rule_peers(self, rule: Rule, policy_ns: str) -> np.ndarray:
+    def rule_peers(self, rule: Rule, policy_ns: str) -> int:
         if not rule.peers:
-            return np.ones(self.n, dtype=bool)
-        out = np.zeros(self.n, dtype=bool)
+            return self.all
+        mask = 0
         for peer in rule.peers:
-            out |= self.peer(peer, policy_ns)
-        return out
+            mask |= self.peer(peer, policy_ns)
+        return mask
 
     def selected(self, policy: NetworkPolicy) -> list[int]:
         return [i for i in self.by_ns.get(policy.namespace, ()) if policy.pod_selector.matches(self.reps[i].labels)]
@@ -215,37 +258,56 @@ class _PeerSets:
 
 def _class_matrix(
     state: ClusterState, reps: Sequence[Pod], policies: Sequence[NetworkPolicy], port: int, protocol: str
-) -> np.ndarray:
+) -> list[int]:
+    """For each source class, the bit set of destination classes it may connect to."""
     n = len(reps)
     sets = _PeerSets(state, reps)
-    # ingress[s, d]: d's ingress admits s; egress[s, d]: s's egress admits d.
-    ingress_isolated = np.zeros(n, dtype=bool)
-    egress_isolated = np.zeros(n, dtype=bool)
-    ingress = np.zeros((n, n), dtype=bool)
-    egress = np.zeros((n, n), dtype=bool)
+    ingress: list[int | None] = [None] * n  # sources each destination admits; None: not isolated
+    egress: list[int | None] = [None] * n  # destinations each source may reach; None: not isolated
     for pol in policies:
         selected = sets.selected(pol)
         if not selected:
             continue
         if pol.affects(INGRESS):
-            ingress_isolated[selected] = True
+            for d in selected:
+                ingress[d] = ingress[d] or 0
             for rule in pol.ingress:
                 cols = [d for d in selected if rule.port_matches(port, protocol, reps[d]) is not None]
                 if cols:
-                    ingress[:, cols] |= sets.rule_peers(rule, pol.namespace)[:, None]
+                    peers = sets.rule_peers(rule, pol.namespace)
+                    for d in cols:
+                        ingress[d] |= peers  # type: ignore[operator]
         if pol.affects(EGRESS):
-            egress_isolated[selected] = True
+            for s in selected:
+                egress[s] = egress[s] or 0
             for rule in pol.egress:
-                targets = sets.rule_peers(rule, pol.namespace) & _port_vector(rule, port, protocol, reps)
-                egress[selected, :] |= targets
-    ingress[:, ~ingress_isolated] = True
-    egress[~egress_isolated, :] = True
-    return ingress & egress
+                targets = sets.rule_peers(rule, pol.namespace) & _port_mask(rule, port, protocol, reps)
+                for s in selected:
+                    egress[s] |= targets  # type: ignore[operator]
+    # Transpose ingress: for each source, the destinations that admit it. Destinations with
+    # the same admitted set are handled together, so this costs classes × distinct sets.
+    by_admitted: dict[int, int] = {}
+    for d, admitted in enumerate(ingress):
+        key = sets.all if admitted is None else admitted
+        by_admitted[key] = by_admitted.get(key, 0) | 1 << d
+    groups = list(by_admitted.items())
+    rows = []
+    for s in range(n):
+        admitting = 0
+        for admitted, dsts in groups:
+            if admitted >> s & 1:
+                admitting |= dsts
+        reach = egress[s]
+        rows.append(admitting if reach is None else admitting & reach)
+    return rows
 
 
-def _port_vector(rule: Rule, port: int, protocol: str, reps: Sequence[Pod]) -> np.ndarray:
-    """For an egress rule: which destination classes its ports admit."""
+def _port_mask(rule: Rule, port: int, protocol: str, reps: Sequence[Pod]) -> int:
+    """For an egress rule: the destination classes its ports admit."""
     if not rule.ports or not any(isinstance(p.port, str) for p in rule.ports):
-        ok = rule.port_matches(port, protocol, None) is not None
-        return np.full(len(reps), ok, dtype=bool)
-    return np.array([rule.port_matches(port, protocol, d) is not None for d in reps], dtype=bool)
+        return (1 << len(reps)) - 1 if rule.port_matches(port, protocol, None) is not None else 0
+    mask = 0
+    for i, dst in enumerate(reps):
+        if rule.port_matches(port, protocol, dst) is not None:
+            mask |= 1 << i
+    return mask

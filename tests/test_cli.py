@@ -98,7 +98,7 @@ def test_json_path_does_not_import_plotting_stack() -> None:
         "from nphelpers.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         f"    main(['matrix', '-f', {EXAMPLE!r}, '-o', 'json'])\n"
-        "print(sorted(m for m in ('pandas', 'matplotlib', 'ipywidgets', 'kubernetes') if m in sys.modules))\n"
+        "print(sorted(m for m in ('pandas', 'matplotlib', 'ipywidgets', 'kubernetes', 'numpy') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
