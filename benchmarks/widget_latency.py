@@ -27,33 +27,15 @@ import matplotlib
 matplotlib.use("Agg")
 
 from nphelpers.lab import Lab  # noqa: E402
+from nphelpers.lessons import deploy_lesson_02  # noqa: E402
 from nphelpers.matrix import reachability  # noqa: E402
 from nphelpers.plotting import plot_matrix  # noqa: E402
 from nphelpers.widgets import ImageFormat, LabelToggles, render_image  # noqa: E402
 
-API_ALLOW = """\
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: api-allow
-spec:
-  podSelector:
-    matchLabels: {app: bookstore, role: api}
-  ingress:
-  - from:
-    - podSelector:
-        matchLabels: {app: bookstore}
-"""
-
 
 def lesson_lab(extra: int) -> Lab:
     lab = Lab(backend="simulated", namespace="lesson-02", out=None)
-    lab.run("apiserver", "nginx", labels="app=bookstore,role=api", port=80, expose=True)
-    lab.run("test-blocked", "alpine", labels="app=other")
-    lab.run("test-allowed", "alpine", labels="app=bookstore,role=frontend")
-    for i in range(extra):
-        lab.run(f"client-{i}", "alpine", labels="app=other" if i % 2 else "app=bookstore")
-    lab.apply(API_ALLOW)
+    deploy_lesson_02(lab, extra_clients=extra)
     return lab
 
 

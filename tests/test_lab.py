@@ -5,32 +5,19 @@ from __future__ import annotations
 import io
 
 import pytest
+import yaml
 
 from nphelpers.errors import BackendError, ManifestError
 from nphelpers.lab import Lab, choose_backend
+from nphelpers.lessons import api_allow_yaml, deploy_lesson_02
 
-API_ALLOW = """
-kind: NetworkPolicy
-apiVersion: networking.k8s.io/v1
-metadata:
-  name: api-allow
-spec:
-  podSelector:
-    matchLabels: {app: bookstore, role: api}
-  ingress:
-  - from:
-      - podSelector:
-          matchLabels: {app: bookstore}
-"""
+API_ALLOW = api_allow_yaml()
 
 
 def lesson() -> tuple[Lab, io.StringIO]:
     out = io.StringIO()
     lab = Lab(backend="simulated", namespace="lesson-02", out=out)
-    lab.run("apiserver", image="nginx", labels="app=bookstore,role=api", port=80, expose=True)
-    lab.run("test-blocked", image="alpine", labels="app=other")
-    lab.run("test-allowed", image="alpine", labels="app=bookstore,role=frontend")
-    lab.apply(API_ALLOW)
+    deploy_lesson_02(lab)
     return lab, out
 
 
@@ -131,3 +118,12 @@ def test_throw_away_client_by_labels() -> None:
     assert "<title>Welcome to nginx!</title>" in out.getvalue()
     assert lines[-1] == 'pod "test-app-bookstore" deleted'
     assert "lesson-02/test-app-bookstore" not in lab.state().pods
+
+
+def test_the_lesson_manifest_is_the_same_everywhere() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    assert (root / "notebooks" / "manifests" / "api-allow.yaml").read_text() == api_allow_yaml()
+    example = (root / "examples" / "api-allow" / "api-allow.yaml").read_text()
+    assert yaml.safe_load(example) == yaml.safe_load(api_allow_yaml())

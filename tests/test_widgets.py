@@ -14,25 +14,11 @@ ipywidgets = pytest.importorskip("ipywidgets")
 from nphelpers import kubectl  # noqa: E402
 from nphelpers.backends.simulated import SimulatedCluster  # noqa: E402
 from nphelpers.lab import Lab  # noqa: E402
+from nphelpers.lessons import api_allow_yaml, deploy_lesson_02  # noqa: E402
 from nphelpers.widgets import LabelToggles, PolicyEditor  # noqa: E402
 
 NS = "lesson-02"
-API_ALLOW = """\
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: api-allow
-spec:
-  podSelector:
-    matchLabels:
-      app: bookstore
-      role: api
-  ingress:
-  - from:
-    - podSelector:
-        matchLabels:
-          app: bookstore
-"""
+API_ALLOW = api_allow_yaml()
 API = f"{NS}/apiserver"
 BLOCKED = f"{NS}/test-blocked"
 ALLOWED = f"{NS}/test-allowed"
@@ -42,11 +28,7 @@ NGINX_TITLE = "<title>Welcome to nginx!</title>"
 def lesson_lab(policy: bool = True, backend: str | SimulatedCluster = "simulated") -> Lab:
     """Lesson 2: an nginx apiserver behind a Service, two clients, and (optionally) api-allow."""
     lab = Lab(backend=backend, namespace=NS, out=None)
-    lab.run("apiserver", "nginx", labels="app=bookstore,role=api", port=80, expose=True)
-    lab.run("test-blocked", "alpine", labels="app=other")
-    lab.run("test-allowed", "alpine", labels="app=bookstore,role=frontend")
-    if policy:
-        lab.apply(API_ALLOW)
+    deploy_lesson_02(lab, policy=policy)
     return lab
 
 
