@@ -33,7 +33,7 @@ VOLATILE = {
     "a timestamp": re.compile(r"\b\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?"),
     "a time of day": re.compile(r"\b\d{1,2}:\d{2}:\d{2}\.\d+"),
     "a duration in seconds": re.compile(r"\b\d+\.\d+ ?s\b"),
-    "a machine path": re.compile(r"(/root\b|/home/|/Users/|/tmp/|/work/|/var/folders/|site-packages|[A-Z]:\\\\)"),
+    "a machine path": re.compile(r"(/root\b|/home/|/Users/|/tmp/|/work\b|/var/folders/|site-packages|[A-Z]:\\\\)"),
     "a random pod name": re.compile(r"\btest-\d+\b"),
     "a Python traceback": re.compile(r"Traceback \(most recent call last\)"),
 }
