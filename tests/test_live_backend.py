@@ -425,6 +425,16 @@ def test_sweep_stable_and_policies(fake: FakeKube) -> None:
     assert results[("c1", "default/s2")].url == f"http://{ip}:80/"
 
 
+def test_delete_and_label_touch_only_what_nphelpers_created(lab: LiveBackend, fake: FakeKube) -> None:
+    fake.add(client_pod("theirs", {"app": "web"}, namespace=LAB))
+    with pytest.raises(BackendError, match="refusing to delete pod/theirs .*nphelpers did not create it"):
+        lab.delete("pod", "theirs")
+    with pytest.raises(BackendError, match="refusing to label pod/theirs"):
+        lab.label("pod", "theirs", {"app": "bookstore"})
+    assert "theirs" in fake.names("Pod", LAB)
+    assert fake.read("Pod", LAB, "theirs")["metadata"]["labels"] == {"app": "web"}
+
+
 # -- cleanup ------------------------------------------------------------------------------------
 def test_cleanup_deletes_only_managed_objects(lab: LiveBackend, fake: FakeKube) -> None:
     lab.apply([API_ALLOW])

@@ -556,6 +556,19 @@ class LiveBackend:
     def _refused(self, err: BaseException, what: str) -> BackendError:
         return BackendError(f"the API server refused {what}: {_api_message(err)}")
 
+    def _own(self, kind: str, namespace: str | None, name: str, verb: str) -> dict[str, Any]:
+        """The object, if nphelpers created it; a guest in someone's cluster changes nothing else."""
+        obj = self._read(kind, namespace, name)
+        if obj is None:
+            raise self._not_found(kind, namespace, name)
+        if not _is_managed(obj):
+            where = f" in namespace {namespace!r}" if namespace else ""
+            raise BackendError(
+                f"refusing to {verb} {RESOURCE[kind]}/{name}{where}: nphelpers did not create it "
+                f"(it has no {MANAGED_BY_LABEL}={MANAGED_BY_VALUE} label)"
+            )
+        return obj
+
     def _read(self, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
         try:
             return self.api.read(kind, namespace, name)  # type: ignore[no-any-return]
@@ -764,6 +777,7 @@ class LiveBackend:
                 raise BackendError(f"refusing to delete namespace {name!r}: it belongs to the cluster")
         else:
             ns = self._ns(namespace)
+        self._own(k, ns, name, "delete")
         try:
             self.api.delete(k, ns, name, grace_period_seconds=0 if k == "Pod" else None)
         except Exception as err:
@@ -790,9 +804,7 @@ class LiveBackend:
         ns: str | None = None if k == "Namespace" else self._ns(namespace)
         if k == "Namespace":
             name = self._ns(name)
-        before = self._read(k, ns, name)
-        if before is None:
-            raise self._not_found(k, ns, name)
+        before = self._own(k, ns, name, "label")
         try:
             after = self.api.patch(k, ns, name, {"metadata": {"labels": dict(labels)}})
         except Exception as err:
