@@ -15,13 +15,12 @@ the truth tables it builds equal this rule.)
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
 from .cluster import ClusterState
 from .model import Pod
-from .policy import EGRESS, INGRESS, NetworkPolicy
+from .policy import EGRESS, INGRESS, NetworkPolicy, ip_value
 
 Endpoint = Pod | str  # a pod, or an IP address outside the cluster
 
@@ -186,9 +185,6 @@ def evaluate(
 
 def resolve_endpoint(state: ClusterState, name: str, namespace: str = "default") -> Endpoint:
     """``ns/pod``, a pod name in ``namespace``, or an IP address (a pod's, or outside the cluster)."""
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        key = name if "/" in name else f"{namespace}/{name}"
-        return state.pod(key)
+    if ip_value(name) is None:
+        return state.pod(name if "/" in name else f"{namespace}/{name}")
     return state.pod_by_ip(name) or name

@@ -11,7 +11,6 @@ to it; objects that name no namespace go there.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -234,7 +233,7 @@ class Lab:
         return self.backend.state()
 
     def _lab_pods(self, state: ClusterState) -> list[str]:
-        return sorted(k for k, p in state.pods.items() if p.namespace == self.namespace)
+        return [p.key for p in self._in_lab(state.pods)]
 
     def _in_lab(self, table: Mapping[str, Any]) -> list[Any]:
         return [table[k] for k in sorted(table) if k.split("/", 1)[0] == self.namespace]
@@ -336,11 +335,8 @@ class Lab:
     def verdict(self, source: str, destination: str, port: int = 80, protocol: str = "TCP") -> Verdict:
         """The judgement on one connection, as data (see :meth:`explain` for the words)."""
         state = self.state()
-
-        def end(name: str) -> Any:
-            return resolve_endpoint(state, name if "/" in name or _is_ip(name) else self._key(name), self.namespace)
-
-        return evaluate(state, end(source), end(destination), port, protocol)
+        ends = (resolve_endpoint(state, name, self.namespace) for name in (source, destination))
+        return evaluate(state, *ends, port, protocol)
 
     def explain(self, source: str, destination: str, port: int = 80, protocol: str = "TCP") -> None:
         """Why ``source`` can or cannot reach ``destination``: the policies, rules and peers involved."""
@@ -428,13 +424,6 @@ class Lab:
     def __exit__(self, *exc: object) -> None:
         self.cleanup()
 
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _show_errors_in_one_line() -> None:

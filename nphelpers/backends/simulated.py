@@ -15,7 +15,6 @@ It keeps a :class:`~nphelpers.cluster.ClusterState`, has CoreDNS pods in ``kube-
 from __future__ import annotations
 
 import copy
-import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +25,7 @@ from ..cluster import ClusterState, canonical_kind
 from ..engine import Verdict, evaluate
 from ..errors import NotFoundError
 from ..model import SYSTEM_NAMESPACE, Pod, Service
+from ..policy import ip_value
 from .base import Outcome, ProbeResult
 
 DNS_SERVICE_IP = "10.96.0.10"
@@ -229,11 +229,7 @@ class SimulatedCluster:
 
     def resolve(self, src: Pod, host: str) -> str | None:
         """The address ``host`` resolves to from ``src``, or None (no such name, or DNS is blocked)."""
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            pass
-        else:
+        if ip_value(host) is not None:
             return host
         dns = self.dns_verdict(src)
         if dns is None or not dns.allowed:
