@@ -10,9 +10,13 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import BackendError, NphelpersError
+
+if TYPE_CHECKING:
+    from .cluster import ClusterState
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -70,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(paths: Sequence[str], namespace: str):  # -> ClusterState
+def _load(paths: Sequence[str], namespace: str) -> ClusterState:
     from .cluster import ClusterState
     from .manifests import load_paths
 

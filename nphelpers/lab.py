@@ -111,10 +111,6 @@ class Lab:
         finally:
             self._out = saved
 
-    @property
-    def kind(self) -> bool:
-        return self.backend.name == "kind"
-
     # -- objects ----------------------------------------------------------------------
     def _in_namespace(self, obj: dict[str, Any]) -> dict[str, Any]:
         """Put ``obj`` in the lab's namespace (unless it names one) and mark it as the lab's."""
