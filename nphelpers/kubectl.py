@@ -732,6 +732,9 @@ def nginx_index() -> str:
     Exactly the 615 bytes of ``/usr/share/nginx/html/index.html`` (nginx's
     ``docs/html/index.html``), ending in a newline, which ``wget -qO-`` prints as is.
     Unlike the other functions this keeps the final newline: it is the body itself.
+    Taken from transcripts of the page the nginx images serve; on a live cluster check it with
+    ``kubectl exec <nginx-pod> -- cat /usr/share/nginx/html/index.html | sha256sum``, which
+    should print fb47468a2cd3953c7131431991afcc6a2703f14640520102eea0a685a7e8d6de.
     """
     return resources.files("nphelpers").joinpath("data/nginx-index.html").read_text(encoding="utf-8")
 
