@@ -707,14 +707,23 @@ class LiveBackend:
                 raise
             raise self._refused(err, f"updating {RESOURCE[p.kind]}/{p.name}") from None
 
-    def _delete_and_wait(self, kind: str, namespace: str | None, name: str) -> None:
+    def _api_delete(self, kind: str, namespace: str | None, name: str) -> bool:
+        """Delete through the API; False when it was already gone."""
         try:
             self.api.delete(kind, namespace, name, grace_period_seconds=0 if kind == "Pod" else None)
         except Exception as err:
             if not _is_api_error(err):
                 raise
-            if _status(err) != 404:
-                raise self._refused(err, f"deleting {RESOURCE[kind]}/{name}") from None
+            if _status(err) == 404:
+                return False
+            raise self._refused(err, f"deleting {RESOURCE[kind]}/{name}") from None
+        return True
+
+    def _delete_and_wait(self, kind: str, namespace: str | None, name: str) -> None:
+        self._api_delete(kind, namespace, name)
+        self._wait_gone(kind, namespace, name)
+
+    def _wait_gone(self, kind: str, namespace: str | None, name: str) -> None:
         deadline = time.monotonic() + self.ready_timeout
         while self._read(kind, namespace, name) is not None:
             if time.monotonic() >= deadline:
@@ -778,18 +787,12 @@ class LiveBackend:
         else:
             ns = self._ns(namespace)
         self._own(k, ns, name, "delete")
-        try:
-            self.api.delete(k, ns, name, grace_period_seconds=0 if k == "Pod" else None)
-        except Exception as err:
-            if not _is_api_error(err):
-                raise
-            if _status(err) == 404:
-                raise self._not_found(k, ns, name) from None
-            raise self._refused(err, f"deleting {RESOURCE[k]}/{name}") from None
+        if not self._api_delete(k, ns, name):
+            raise self._not_found(k, ns, name)
         if k == "Namespace":
             self._created_namespaces.discard(name)
         else:
-            self._delete_and_wait(k, ns, name)  # like kubectl: return once it is gone
+            self._wait_gone(k, ns, name)  # like kubectl: return once it is gone
         return f'{RESOURCE[k]} "{name}" deleted'
 
     def label(self, kind: str, name: str, labels: Mapping[str, str | None], namespace: str = "default") -> str:
@@ -946,15 +949,8 @@ class LiveBackend:
             for kind in ("NetworkPolicy", "Service", "Pod"):
                 for obj in self._list(kind, ns):
                     name = str(obj["metadata"]["name"])
-                    try:
-                        self.api.delete(kind, ns, name, grace_period_seconds=0 if kind == "Pod" else None)
-                    except Exception as err:
-                        if not _is_api_error(err):
-                            raise
-                        if _status(err) == 404:
-                            continue
-                        raise self._refused(err, f"deleting {RESOURCE[kind]}/{name}") from None
-                    lines.append(f'{RESOURCE[kind]} "{name}" deleted')
+                    if self._api_delete(kind, ns, name):
+                        lines.append(f'{RESOURCE[kind]} "{name}" deleted')
         for ns in namespaces:
             if ns in PROTECTED_NAMESPACES:
                 continue
@@ -965,13 +961,7 @@ class LiveBackend:
             if leftovers:
                 lines.append(f'namespace "{ns}" kept: it holds {len(leftovers)} object(s) nphelpers did not create')
                 continue
-            try:
-                self.api.delete("Namespace", None, ns)
-            except Exception as err:
-                if not _is_api_error(err):
-                    raise
-                if _status(err) != 404:
-                    raise self._refused(err, f"deleting namespace/{ns}") from None
+            self._api_delete("Namespace", None, ns)
             lines.append(f'namespace "{ns}" deleted')
         self._created_namespaces.clear()
         self._touched_namespaces = {self.namespace}
