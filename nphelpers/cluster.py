@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import NotFoundError
+from .kinds import canonical_kind
 from .model import NAME_LABEL, Namespace, Pod, Service
 from .policy import NetworkPolicy
 
@@ -163,17 +164,3 @@ class ClusterState:
             if svc.cluster_ip == ip:
                 return svc
         return None
-
-
-def canonical_kind(kind: str) -> str:
-    """``pod``, ``pods``, ``po``, ``netpol``, ``networkpolicy``... → the API kind."""
-    k = kind.lower().split(".", 1)[0]
-    aliases = {
-        "namespace": "Namespace", "namespaces": "Namespace", "ns": "Namespace",
-        "pod": "Pod", "pods": "Pod", "po": "Pod",
-        "service": "Service", "services": "Service", "svc": "Service",
-        "networkpolicy": "NetworkPolicy", "networkpolicies": "NetworkPolicy", "netpol": "NetworkPolicy",
-    }
-    if k not in aliases:
-        raise ValueError(f"unknown kind {kind!r}: expected one of pod, service, networkpolicy, namespace")
-    return aliases[k]

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 
-class NphelpersError(Exception):
-    """Base class: ``str(err)`` is a complete, one-line message for a user."""
+class NphelpersError(ValueError):
+    """Base class of every mistake a user can make: ``str(err)`` is a complete, one-line message.
+
+    It is a :class:`ValueError`, so ``except ValueError`` catches bad input from nphelpers too.
+    """
+
+
+class UsageError(NphelpersError):
+    """A verb was called with an argument it cannot use (a bad port, label, name or kind)."""
 
 
 class ManifestError(NphelpersError):

@@ -2,8 +2,12 @@
 
 The simulated cluster (:mod:`nphelpers.backends.simulated`) and the live kind backend
 (:mod:`nphelpers.backends.live`) implement it; :class:`nphelpers.Lab` only talks to it.
-Every verb returns the lines kubectl would print, so notebooks show the same text on
-both backends.
+Every verb returns facts (what changed, as frozen dataclasses), never text: one module,
+:mod:`nphelpers.kubectl`, renders them as kubectl prints them, so notebooks show the same
+text on both backends.
+
+Namespaces in facts and arguments are the *lesson's* names (``default``, ``prod``); a backend
+that maps them onto other real namespaces does so inside itself and reports lesson names.
 """
 
 from __future__ import annotations
@@ -40,28 +44,84 @@ class ProbeResult:
         return self.output
 
 
+Action = Literal["created", "configured", "unchanged"]
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One object of ``kubectl apply``: ``pod/apiserver created``.
+
+    ``namespace`` is ``None`` for a Namespace.
+    """
+
+    kind: str
+    name: str
+    namespace: str | None
+    action: Action
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """One object deleted (``pod "x" deleted``); ``found=False``: it did not exist (kubectl's NotFound)."""
+
+    kind: str
+    name: str
+    namespace: str | None
+    found: bool = True
+
+
+@dataclass(frozen=True)
+class Kept:
+    """An object cleanup left in place, and why (a namespace that still holds someone else's objects)."""
+
+    kind: str
+    name: str
+    namespace: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Labeled:
+    """A label change on one object: its labels before and after, and what was asked.
+
+    ``changes`` maps a key to its new value, or to ``None`` for a removal (``key-``);
+    kubectl's words (``labeled``, ``unlabeled``, ``not labeled``, ``label "x" not found.``)
+    follow from these three alone.
+    """
+
+    kind: str
+    name: str
+    namespace: str | None
+    old: Mapping[str, str]
+    new: Mapping[str, str]
+    changes: Mapping[str, str | None]
+
+
+Fact = Applied | Deleted | Kept | Labeled
+
+
 @runtime_checkable
 class Backend(Protocol):
     """A cluster that objects can be applied to and probed in."""
 
     name: str  # "simulated" or "kind"
 
-    def apply(self, objects: Sequence[Mapping[str, Any]]) -> list[str]:
+    def apply(self, objects: Sequence[Mapping[str, Any]]) -> list[Applied]:
         """Create or replace validated manifest dicts (Namespace, Pod, Service, NetworkPolicy).
 
-        Returns kubectl's lines: ``pod/apiserver created``,
-        ``networkpolicy.networking.k8s.io/api-allow configured``, ...
+        All or nothing: checked first, and rolled back if the cluster refuses one of them.
+        One :class:`Applied` per object, in the order given.
         """
         ...
 
-    def delete(self, kind: str, name: str, namespace: str = "default") -> str:
-        """Delete one object (kind: namespace, pod, service, networkpolicy); kubectl's line."""
+    def delete(self, kind: str, name: str, namespace: str = "default") -> Deleted:
+        """Delete one object (kind: namespace, pod, service, networkpolicy)."""
         ...
 
     def label(
         self, kind: str, name: str, labels: Mapping[str, str | None], namespace: str = "default"
-    ) -> str:
-        """Set (value) or remove (``None``) labels on a pod or namespace; kubectl's line."""
+    ) -> Labeled:
+        """Set (value) or remove (``None``) labels on a pod or namespace."""
         ...
 
     def state(self) -> ClusterState:
@@ -72,6 +132,6 @@ class Backend(Protocol):
         """Run ``wget -qO- --timeout=<timeout> <url>`` in pod ``source`` (``ns/name``)."""
         ...
 
-    def cleanup(self) -> list[str]:
-        """Delete everything this backend created; kubectl's lines."""
+    def cleanup(self) -> list[Deleted | Kept]:
+        """Delete everything this backend created, and only that, policies first."""
         ...
