@@ -13,6 +13,7 @@ same set), on the path every backend shares.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -101,7 +102,10 @@ def check_label(key: str, value: str | None, shown: str) -> None:
     try:
         validate_labels({key: "" if value is None else value}, "labels")
     except ManifestError as err:
-        raise UsageError(f"invalid label {_shown(shown)}: {err.message}") from None
+        reason = err.message
+        for part in (key, value):  # the validator quotes the bad part whole; say it once, short
+            reason = reason.removeprefix(f"invalid value {json.dumps(part, ensure_ascii=False)}: ")
+        raise UsageError(f"invalid label {_shown(shown)}: {reason[:200]}") from None
 
 
 def labels(value: Any, what: str = "labels") -> dict[str, str]:

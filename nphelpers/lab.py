@@ -176,8 +176,9 @@ class Lab:
             raise UsageError(f"label {MANAGED_BY} is nphelpers' own: it is set on every object the lab creates")
         if name in self.state().namespaces:
             raise NphelpersError(kubectl.already_exists("namespace", name))
+        marked = self._prepare([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}], name)
         self._cmd(kubectl.create_namespace_command(name))
-        self._apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}], "create")
+        self._apply(marked, "create")
         if wanted:
             self.label(name, wanted, kind="namespace")
 
@@ -206,14 +207,17 @@ class Lab:
         meta["labels"] = {**(meta.get("labels") or {}), MANAGED_BY: "nphelpers"}
         return obj
 
-    def _apply(self, objects: Sequence[Mapping[str, Any]], verb: str, home: str | None = None) -> list[str]:
-        """Validate every object, then apply them all (nothing changes on an error); print the facts."""
+    def _prepare(self, objects: Sequence[Mapping[str, Any]], home: str) -> list[dict[str, Any]]:
+        """Copies of ``objects`` placed and marked as the lab's, every one validated (before any is sent)."""
         from .validation import validate_object
 
-        home = self.namespace if home is None else home
         marked = [self._in_namespace(o, home) for o in objects]
         for obj in marked:
             validate_object(obj)
+        return marked
+
+    def _apply(self, marked: Sequence[dict[str, Any]], verb: str) -> list[str]:
+        """Apply prepared objects all or nothing; print the facts as kubectl's lines."""
         facts = self.backend.apply(marked)
         for obj in marked:
             meta = obj["metadata"]
@@ -261,9 +265,10 @@ class Lab:
             })
         objects.append({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": wanted},
                         "spec": {"containers": [container]}})
+        marked = self._prepare(objects, ns)
         line = kubectl.run_command(name, image, wanted, port_number, expose, namespace=ns)
         self._cmd(line + (" -- " + " ".join(command) if command else ""))
-        self._apply(objects, "run", ns)
+        self._apply(marked, "run")
 
     def expose(
         self,
@@ -287,9 +292,10 @@ class Lab:
         selector = {k: v for k, v in state.pods[ref.key].labels.items() if k != MANAGED_BY}
         spec = {"selector": selector, "ports": [{"port": port_number, "targetPort": port_number if target is None
                                                  else target}]}
-        self._cmd(kubectl.expose_command(ref.name, port_number, target, name and svc_name, ref.namespace))
         service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": svc_name}, "spec": spec}
-        self._apply([service], "expose", ref.namespace)
+        marked = self._prepare([service], ref.namespace)
+        self._cmd(kubectl.expose_command(ref.name, port_number, target, name and svc_name, ref.namespace))
+        self._apply(marked, "expose")
 
     def apply(self, source: str | os.PathLike[str], *, namespace: str | None = None) -> None:
         """``kubectl apply -f FILE [-n NS]``: a file, a directory, or a YAML string (validated first, all or nothing).
@@ -317,12 +323,13 @@ class Lab:
                 f'the namespace from the provided object "{other[0]}" does not match the namespace "{ns}": '
                 f"give every object of {'the YAML' if shown == '-' else shown} its metadata.namespace"
             )
+        marked = self._prepare(result.objects, ns)
         flag_ns = ns if unnamed or not named else None
         command = kubectl.apply_command(shown, flag_ns)
         self._cmd(command + (" <<EOF ... EOF" if shown == "-" else ""))
         for note in result.notes:
             self._say(f"note: {note}")
-        self._apply(result.objects, "apply", ns)
+        self._apply(marked, "apply")
 
     def apply_objects(self, objects: Sequence[Mapping[str, Any]], *, namespace: str | None = None) -> list[str]:
         """Apply manifest dicts: validated all first (nothing changes on an error), then applied.
@@ -331,7 +338,7 @@ class Lab:
         """
         if isinstance(objects, Mapping) or not all(isinstance(o, Mapping) for o in objects):
             raise UsageError("apply_objects takes a list of manifest dicts")
-        return self._apply(objects, "apply", self._ns(namespace))
+        return self._apply(self._prepare(objects, self._ns(namespace)), "apply")
 
     def cat(self, path: str | os.PathLike[str]) -> None:
         """``cat FILE``: show a manifest before applying it."""
