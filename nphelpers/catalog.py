@@ -11,8 +11,19 @@ from __future__ import annotations
 from typing import Any
 
 from .exercises import (
-    Breaks, Differs, Exercise, FromOutside, Hint, MaxPolicies, Matrix, NewPod, NoAllowAll,
-    NoBareNamespaceSelector, NoLabelChanges, Probe, SelectNamespacesBy,
+    Breaks,
+    Differs,
+    Exercise,
+    FromOutside,
+    Hint,
+    Matrix,
+    MaxPolicies,
+    NewPod,
+    NoAllowAll,
+    NoBareNamespaceSelector,
+    NoLabelChanges,
+    Probe,
+    SelectNamespacesBy,
 )
 
 OUTSIDE = "203.0.113.10"  # a documentation address (TEST-NET-3): a client outside the cluster

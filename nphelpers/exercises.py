@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from .lab import Lab
 
 __all__ = [
-    "EXERCISES", "Exercise", "CheckResult", "Cell", "Finding", "Hint", "Differs", "Breaks",
+    "Exercise", "CheckResult", "Cell", "Finding", "Hint", "Differs", "Breaks",
     "Matrix", "Probe", "FromOutside", "NewPod",
     "PoliciesOnly", "InLessonNamespace", "MaxPolicies", "NoAllowAll", "NoBareNamespaceSelector",
     "NoLabelChanges", "SelectNamespacesBy", "check", "start", "get_exercise", "load_answer",
@@ -179,9 +179,9 @@ class Matrix:
         names = [show(p, namespace) for p in pods]
         width = max([len(n) for n in names] + [len("from\\to")])
         lines = ["from\\to".ljust(width) + " " + " ".join(names)]
-        for src, shown in zip(pods, names):
+        for src, shown in zip(pods, names, strict=True):
             cells = [("-" if src == dst else "." if self.expected(src, dst, namespace) else "X").ljust(len(n))
-                     for dst, n in zip(pods, names)]
+                     for dst, n in zip(pods, names, strict=True)]
             lines.append((shown.ljust(width) + " " + " ".join(cells)).rstrip())
         return "\n".join(lines)
 

@@ -186,7 +186,7 @@ class PredictWidget:
         ns = self.lab.namespace
         names = [show(p, ns) for p in self.pods]
         cells: list[Any] = [W.HTML("<b>from \\ to</b>")] + [W.HTML(f"<b>{n}</b>") for n in names]
-        for src, src_name in zip(self.pods, names):
+        for src, src_name in zip(self.pods, names, strict=True):
             cells.append(W.HTML(f"<b>{src_name}</b>"))
             for dst in self.pods:
                 if src == dst:
