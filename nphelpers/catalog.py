@@ -267,12 +267,15 @@ OTHER_NAMESPACES = Exercise(
     goals=(Matrix(80, only=(("*", ("*",)),)), Probe("other/visitor", "web", "blocked"), Probe("client", "web")),
     constraints=(MaxPolicies(1), NoAllowAll(), NoLabelChanges()),
     hints=(
-        Hint("other/visitor still gets in. Namespaces do not isolate by themselves, and a namespaceSelector "
-             "admits pods of other namespaces.", when=Differs(source="other/*", got="allowed")),
+        Hint("other/visitor still reaches web. Namespaces do not isolate by themselves, and a "
+             "namespaceSelector admits pods of other namespaces.",
+             when=Differs(source="other/*", destination="web", got="allowed")),
+        Hint("other/visitor is kept from web but still reaches client. Select every pod of the namespace "
+             "(`podSelector: {}`), not only web.", when=Differs(source="other/*", got="allowed")),
         Hint("The namespace's own pods are shut out: admit them with a peer `podSelector: {}`, which "
              "matches every pod of the policy's namespace.", when=Differs(source="*", destination="*",
                                                                             got="blocked")),
-        Hint("Select every pod of the namespace (`podSelector: {}`), not only web."),
+        Hint("One policy for the whole namespace: it selects every pod, and admits the namespace's own pods."),
         Hint("A solution: podSelector {} with `ingress: [{from: [{podSelector: {}}]}]`."),
     ),
     solution="04-other-namespaces.yaml",
