@@ -598,8 +598,9 @@ class _Session:
     pods: tuple[str, ...]
     pod_labels: dict[str, dict[str, str]]
     namespace_labels: dict[str, dict[str, str]]
-    starting_policies: dict[str, dict[str, Any]]  # ns/name -> manifest, to put back when withdrawn
+    starting_policies: dict[str, dict[str, Any]]  # ns/name -> manifest, as the exercise set them up
     applied: tuple[str, ...] = ()  # policies the last applied attempt holds (ns/name)
+    replaced: dict[str, dict[str, Any]] = field(default_factory=dict)  # what an attempt overwrote, to put back
     failed: int = 0
     attempts: int = 0
     shown: list[int] = field(default_factory=list)
@@ -621,6 +622,19 @@ def _copy(obj: Any) -> Any:
     if isinstance(obj, list | tuple):
         return [_copy(v) for v in obj]
     return obj
+
+
+def _clean(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """A policy as a learner would write it again: no server-set metadata, no lab bookkeeping."""
+    meta = manifest.get("metadata") or {}
+    clean: dict[str, Any] = {"name": meta["name"]}
+    if meta.get("namespace"):
+        clean["namespace"] = meta["namespace"]
+    labels = _labels(meta.get("labels") or {})
+    if labels:
+        clean["labels"] = labels
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": clean,
+            "spec": _copy(manifest.get("spec") or {})}
 
 
 def _ordered(keys: Iterable[str], namespace: str) -> tuple[str, ...]:
@@ -654,7 +668,7 @@ def _snapshot_from_lab(exercise: Exercise, lab: Lab) -> _Session:
         pods=pods,
         pod_labels={k: _labels(state.pods[k].labels) for k in pods},
         namespace_labels={n: _labels(state.namespaces[n].labels) for n in used if n in state.namespaces},
-        starting_policies={k: dict(p.manifest or {}) for k, p in state.policies.items()
+        starting_policies={k: _clean(p.manifest) for k, p in state.policies.items()
                            if k.split("/", 1)[0] in used and p.manifest},
     )
 
@@ -723,12 +737,13 @@ def check(lab: Lab, exercise: Exercise | str, answer: str | os.PathLike[str], *,
     new_keys = _keys(objects, ns)
     stale = [k for k in session.applied if k not in new_keys]
 
-    # The cluster as it would be: previous attempt withdrawn, the answer in.
-    would_be = lab.state()
+    # The cluster as it would be: previous attempt withdrawn (what it overwrote put back), the answer in.
+    now = lab.state()
+    would_be = now.copy()
     for key in stale:
         would_be.policies.pop(key, None)
-        if key in session.starting_policies:
-            would_be.apply(session.starting_policies[key], ns)
+        if key in session.replaced:
+            would_be.apply(session.replaced[key], ns)
     for obj in objects:
         would_be.apply(obj, ns)
     base = dict(namespace=ns, pods=session.pods, pod_labels=session.pod_labels,
@@ -741,10 +756,14 @@ def check(lab: Lab, exercise: Exercise | str, answer: str | os.PathLike[str], *,
         result = CheckResult(ex.id, ns, session.attempts, False, tuple(rules), (), (), violations)
     else:
         for key in stale:
-            if key in session.starting_policies:
-                lab.apply_objects([_copy(session.starting_policies[key])])
+            if key in session.replaced:
+                lab.apply_objects([_copy(session.replaced.pop(key))])
             else:
                 lab.delete("networkpolicy", key.split("/", 1)[1])
+        for key in new_keys:  # remember what this attempt overwrites (a starting policy, a lesson's own)
+            old = now.policies[key].manifest if key in now.policies else None
+            if key not in session.applied and key not in session.replaced and old is not None:
+                session.replaced[key] = _copy(session.starting_policies.get(key) or _clean(old))
         lab.apply(answer)
         session.applied = new_keys
         after = Context(state=lab.state(), lab=lab, **base)

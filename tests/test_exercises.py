@@ -355,6 +355,21 @@ def test_recheck_puts_back_a_starting_policy_it_had_replaced() -> None:
     assert sorted(lab.state().policies) == ["lesson-02a/web-allow-all-pods", "lesson-02a/web-deny-all"]
 
 
+def test_recheck_puts_back_a_lesson_policy_an_attempt_had_overwritten() -> None:
+    from nphelpers.lessons import deploy_lesson_02
+
+    lab = Lab(backend="simulated", namespace="lesson-02", out=None)
+    deploy_lesson_02(lab)  # the lesson so far, with its api-allow
+    original = lab.policy("api-allow").manifest["spec"]
+    lab.start_exercise("02-api-gateway")
+    solution = (SOLUTIONS / "02-api-gateway.yaml").read_text()
+    assert lab.check("02-api-gateway", solution.replace("internal-api-whitelist", "api-allow"))
+    assert lab.policy("api-allow").manifest["spec"] != original
+    assert lab.check("02-api-gateway", solution)
+    assert lab.policy("api-allow").manifest["spec"] == original
+    assert sorted(lab.state().policies) == ["lesson-02/api-allow", "lesson-02/internal-api-whitelist"]
+
+
 def test_a_rejected_attempt_changes_nothing_and_keeps_the_previous_one() -> None:
     lab, _ = started("07-and-not-or")
     assert lab.check("07-and-not-or", SOLUTIONS / "07-and-not-or.yaml")
