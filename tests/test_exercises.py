@@ -510,3 +510,36 @@ def test_exercise_modules_import_no_widgets_or_plots() -> None:
             "print(sorted(m for m in ('ipywidgets', 'matplotlib', 'pandas') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+# -- both backends ----------------------------------------------------------------------------------
+def _live_backend() -> Any:
+    try:
+        from fake_kube import FakeKube
+    except ImportError:  # tests/ imported as a package
+        from tests.fake_kube import FakeKube
+    from nphelpers.backends.live import LiveBackend
+
+    backend = LiveBackend("kind-test", api=FakeKube(), ready_timeout=5)  # type: ignore[arg-type]
+    backend._poll_interval = 0.01
+    backend.settle = 2.0
+    return backend
+
+
+@pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
+def test_live_backend_prints_what_the_simulator_prints(exercise_id: str) -> None:
+    """Start, a typical mistake, the reference: the same text and verdicts on the live backend (fake API)."""
+    from nphelpers.backends.live import LAB_NAMESPACE
+
+    ex = EXERCISES[exercise_id]
+    mistake = next(answer for eid, _, answer, _ in WRONG if eid == exercise_id)
+    printed, verdicts = [], []
+    for backend in (_live_backend(), "simulated"):
+        out = io.StringIO()
+        lab = Lab(backend=backend, namespace=LAB_NAMESPACE, out=out)
+        lab.start_exercise(ex)
+        results = [lab.check(ex, mistake), lab.check(ex, SOLUTIONS / str(ex.solution))]
+        verdicts.append([bool(r) for r in results])
+        printed.append(out.getvalue().split("\n", 1)[1])  # the first line names the backend
+    assert verdicts == [[False, True], [False, True]]
+    assert printed[0] == printed[1]
