@@ -601,7 +601,6 @@ class _Session:
     starting_policies: dict[str, dict[str, Any]]  # ns/name -> manifest, as the exercise set them up
     applied: tuple[str, ...] = ()  # policies the last applied attempt holds (ns/name)
     replaced: dict[str, dict[str, Any]] = field(default_factory=dict)  # what an attempt overwrote, to put back
-    failed: int = 0
     attempts: int = 0
     shown: list[int] = field(default_factory=list)
 
@@ -610,6 +609,7 @@ _SESSIONS: weakref.WeakKeyDictionary[Any, dict[str, _Session]] = weakref.WeakKey
 
 
 def _expanded(exercise: Exercise, namespace: str) -> list[dict[str, Any]]:
+    """The setup's objects, validated, workloads expanded into pods (copies: the exercise stays as it is)."""
     from .manifests import load_objects
 
     assert not callable(exercise.setup)
@@ -685,6 +685,11 @@ def start(lab: Lab, exercise: Exercise | str, *, say: Say = print) -> Exercise:
     else:
         lab.apply_objects(_expanded(exercise, lab.namespace))
         session = _snapshot_from_manifests(exercise, lab.namespace)
+        # Labels as the cluster has them: an apiserver or admission plugin may add its own.
+        state = lab.state()
+        session.pod_labels = {k: _labels(state.pods[k].labels) for k in session.pods if k in state.pods}
+        session.namespace_labels = {n: _labels(state.namespaces[n].labels)
+                                    for n in session.namespace_labels if n in state.namespaces}
     _SESSIONS.setdefault(lab, {})[exercise.id] = session
     say(exercise.goal_text(lab.namespace, session.pods))
     return exercise
@@ -694,13 +699,13 @@ def _session(lab: Lab, exercise: Exercise) -> _Session:
     session = _SESSIONS.get(lab, {}).get(exercise.id)
     if session is None:
         if callable(exercise.setup):
-            raise UsageError(f"exercise {exercise.id} is not started in this lab: run its start(lab) first")
+            raise UsageError(f'exercise {exercise.id} is not started in this lab: run lab.start_exercise(...) first')
         session = _SESSIONS.setdefault(lab, {})[exercise.id] = _snapshot_from_manifests(exercise, lab.namespace)
     state = lab.state()
     missing = [k for k in session.pods if k not in state.pods]
     if missing:
         raise UsageError(f'the exercise\'s pod "{show(missing[0], lab.namespace)}" is not in the lab: '
-                         f'run EXERCISES["{exercise.id}"].start(lab) first')
+                         f'run lab.start_exercise("{exercise.id}") first')
     return session
 
 
@@ -773,7 +778,6 @@ def check(lab: Lab, exercise: Exercise | str, answer: str | os.PathLike[str], *,
         result = CheckResult(ex.id, ns, session.attempts, True, (*goals, *rules), cells, seen, ())
 
     if not result.passed:
-        session.failed += 1
         hint = _next_hint(ex, session, result)
         result = CheckResult(result.exercise, ns, result.attempt, result.applied, result.findings, result.cells,
                              result.observed, result.violations, hint)

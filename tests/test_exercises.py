@@ -441,7 +441,7 @@ def test_unknown_exercise_and_unstarted_exercise() -> None:
     with pytest.raises(UsageError) as caught:
         lab.check("01-deny-all", SOLUTIONS / "01-deny-all.yaml")
     assert str(caught.value) == ('the exercise\'s pod "api" is not in the lab: '
-                                 'run EXERCISES["01-deny-all"].start(lab) first')
+                                 'run lab.start_exercise("01-deny-all") first')
     assert isinstance(caught.value, NphelpersError)
     assert lab.state().policies == {}
 
