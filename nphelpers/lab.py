@@ -664,6 +664,34 @@ class Lab:
     def __repr__(self) -> str:
         return f"Lab(backend={self.backend.name!r}, namespace={self.namespace!r})"
 
+    # -- exercises and predictions: thin delegates to nphelpers.exercises and nphelpers.predict --
+    def start_exercise(self, exercise: Any) -> Any:
+        """Set an exercise up (an :class:`~nphelpers.exercises.Exercise` or its id) and show its goal."""
+        from .exercises import start
+
+        return start(self, exercise, say=self._say)
+
+    def check(self, exercise: Any, answer: str | os.PathLike[str], *, observe: bool = True) -> Any:
+        """Apply the learner's ``answer`` (a file or YAML text) and check it against ``exercise``.
+
+        Prints ✓ or the differing connections with the next hint; returns a
+        :class:`~nphelpers.exercises.CheckResult`, truthy on success (``assert lab.check(...)``).
+        """
+        from .exercises import check
+
+        return check(self, exercise, answer, observe=observe, say=self._say)
+
+    def predict(self, blocked: Any = None, *, port: int = 80, protocol: str = "TCP",
+                after: str | os.PathLike[str] | None = None, pods: Sequence[str] | None = None) -> Any:
+        """Score a prediction of the matrix: ``blocked`` lists the (source, destination) pairs you expect blocked.
+
+        ``after``: a policy (file or YAML text) to judge as if applied, without applying it.
+        Without ``blocked``, returns the predict-then-reveal widget instead.
+        """
+        from .predict import predict
+
+        return predict(self, blocked, port=port, protocol=protocol, after=after, pods=pods, say=self._say)
+
 
 def _namespace_name(name: Any) -> str:
     """A namespace name as the apiserver allows it (a DNS-1123 label)."""
