@@ -278,7 +278,8 @@ class FakeKube:
         """Store any other namespaced object (a ConfigMap, Secret, PVC...) as someone else made it."""
         with self._lock:
             meta = {"name": name, "namespace": namespace}
-            self.others[(plural, namespace, name)] = {"apiVersion": api_version, "kind": kind, "metadata": meta, **fields}
+            obj = {"apiVersion": api_version, "kind": kind, "metadata": meta, **fields}
+            self.others[(plural, namespace, name)] = obj
 
     def refuse(self, verb: str, kind: str, name: str, status: int = 403, message: str = "forbidden") -> None:
         """Make ``verb`` on ``kind``/``name`` fail as the apiserver would."""

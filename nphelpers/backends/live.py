@@ -11,8 +11,10 @@ cluster; the rules, all visible to a student:
   the lab's own namespace (``nphelpers-lab`` unless ``lab_namespace=`` names another): a lesson
   never writes into the cluster's real ``default``. Facts and :meth:`LiveBackend.state` speak
   lesson names (``default/apiserver``), so both backends print the same. A lesson may not name
-  the lab namespace itself. (``kubernetes.io/metadata.name`` keeps the real name, as policies
-  on the cluster see it.) ``namespace=`` is the lesson namespace for objects that name none.
+  the lab namespace itself. ``namespace=`` is the lesson namespace for objects that name none.
+  One limit: on the cluster the label ``kubernetes.io/metadata.name`` of the lesson's
+  ``default`` says ``nphelpers-lab``, so a policy selecting that namespace by this label with
+  the value ``default`` matches nothing there; lessons select namespaces by labels of their own.
 * **Ownership it can prove.** Every object and namespace it creates carries the label
   ``app.kubernetes.io/managed-by=nphelpers`` and the annotation ``nphelpers.io/lab-id`` with
   a random id of this backend. Anything without both is someone else's: ``apply`` refuses,
