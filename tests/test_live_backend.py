@@ -1069,12 +1069,12 @@ def test_kube_api_exec_uses_one_api_client_per_thread(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(kubernetes.stream, "stream", fake_stream)
 
-    together = threading.Barrier(3)  # keep all threads alive at once (idents get reused)
+    together = threading.Barrier(3, timeout=60)  # keep all threads alive at once (idents get reused)
 
     def work() -> None:
         for _ in range(2):
             assert api.exec("ns", "pod", ["sh", "-c", "true"]) == "ok\n__rc=0\n"
-        together.wait(timeout=5)
+        together.wait()
 
     threads = [threading.Thread(target=work) for _ in range(3)]
     for t in threads:
