@@ -39,9 +39,9 @@ Where the formats come from (kubernetes/kubernetes, kubectl 1.31 era)
   ``kubectl/pkg/cmd/label/label.go`` ``updateDataChangeMsg``; ``kubectl run --expose``
   output order: ``kubectl/pkg/cmd/run/run.go``; exec exit status:
   ``client-go/tools/remotecommand/v4.go`` and ``kubectl/pkg/cmd/util/helpers.go``.
-* busybox: ``networking/wget.c`` (``download timed out`` from the connect alarm),
-  ``libbb/xconnect.c`` (``bad address '%s'``, ``can't connect to remote host (%s)``),
-  ``libbb/verror_msg.c`` (``applet: msg: strerror``).
+* the probes' own texts (busybox wget and nc, agnhost connect) are in :mod:`nphelpers.busybox`;
+  the wget names here (``WGET_TIMEOUT``, ``wget_bad_address``, ``wget_refused``, ``nginx_index``)
+  are that module's.
 """
 
 from __future__ import annotations
@@ -50,10 +50,10 @@ import json
 import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
-from importlib import resources
 from typing import Any
 
 from .backends.base import Applied, Deleted, Fact, Kept, Labeled
+from .busybox import WGET_TIMEOUT, nginx_index, wget_bad_address, wget_refused  # noqa: F401 (kept here too)
 from .kinds import KINDS, kind_info
 from .model import Namespace, Pod, Service
 from .policy import EGRESS, INGRESS, NetworkPolicy, Peer, Rule
@@ -770,38 +770,32 @@ NO_RESOURCES = "No resources found"
 
 
 # --------------------------------------------------------------------------------------
-# busybox wget and kubectl exec
+# kubectl exec: the probes' command lines (their texts are in nphelpers.busybox)
 # --------------------------------------------------------------------------------------
-WGET_TIMEOUT = "wget: download timed out"
-"""busybox wget when ``--timeout`` expires, also while connecting (dropped packets)."""
+def nc_command(pod: str, host: str, port: int, timeout: int = 2, namespace: str | None = None) -> str:
+    """``kubectl exec search -- nc -v -w 2 db 6379``: does anything accept a TCP connection there?"""
+    parts = ["kubectl", "exec", pod, "--", "nc", "-v", "-w", str(timeout), host, str(port)]
+    return _with_namespace(parts, namespace)
 
 
-def wget_bad_address(host: str) -> str:
-    """busybox wget when the name does not resolve; ``host`` as in the URL (with ``:port``)."""
-    return f"wget: bad address '{host}'"
+def connect_command(
+    pod: str, host: str, port: int, protocol: str = "UDP", timeout: int = 2, namespace: str | None = None
+) -> str:
+    """``kubectl exec client -- /agnhost connect dns:5353 --timeout=2s --protocol=udp`` (upstream's netpol probe)."""
+    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    parts = ["kubectl", "exec", pod, "--", "/agnhost", "connect", target, f"--timeout={timeout}s",
+             f"--protocol={protocol.lower()}"]
+    return _with_namespace(parts, namespace)
 
 
-def wget_refused(ip: str) -> str:
-    """busybox wget when the connection is refused (IPv4 address it connected to)."""
-    return f"wget: can't connect to remote host ({ip}): Connection refused"
+def outside_wget_command(url: str, timeout: int = 2) -> str:
+    """``wget -qO- --timeout=2 http://172.18.0.2:30080/``: the request a machine outside the cluster makes."""
+    return " ".join(["wget", "-qO-", f"--timeout={timeout}", url])
 
 
 def exec_failed(code: int = 1) -> str:
     """What kubectl prints on stderr when the exec'd command exits non-zero (wget: 1)."""
     return f"command terminated with exit code {code}"
-
-
-def nginx_index() -> str:
-    """The body nginx 1.27 (``nginx:1.27-alpine``) serves at ``/``: its default welcome page.
-
-    Exactly the 615 bytes of ``/usr/share/nginx/html/index.html`` (nginx's
-    ``docs/html/index.html``), ending in a newline, which ``wget -qO-`` prints as is.
-    Unlike the other functions this keeps the final newline: it is the body itself.
-    Taken from transcripts of the page the nginx images serve; on a live cluster check it with
-    ``kubectl exec <nginx-pod> -- cat /usr/share/nginx/html/index.html | sha256sum``, which
-    should print fb47468a2cd3953c7131431991afcc6a2703f14640520102eea0a685a7e8d6de.
-    """
-    return resources.files("nphelpers").joinpath("data/nginx-index.html").read_text(encoding="utf-8")
 
 
 __all__ = [
@@ -814,6 +808,7 @@ __all__ = [
     "apply_command",
     "applied",
     "cleanup_command",
+    "connect_command",
     "create_namespace_command",
     "custom_columns",
     "custom_columns_spec",

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from . import arguments, kubectl
 from .arguments import MANAGED_BY
-from .backends.base import Backend, Deleted, Fact, ProbeResult
+from .backends.base import Backend, Deleted, Fact, OutsideProbe, Probe, ProbeResult
 from .cluster import ClusterState
 from .engine import Endpoint, Verdict, evaluate
 from .errors import BackendError, NotFoundError, NphelpersError, UsageError, show_errors_in_one_line
@@ -38,6 +38,7 @@ from .kinds import KINDS, kind_info
 from .matrix import Reachability, reachability
 from .policy import NetworkPolicy, ip_value
 from .refs import Ref, namespace_of_key
+from .traffic import is_image
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -250,13 +251,14 @@ class Lab:
             raise UsageError("expose=True needs a port, as kubectl run --expose needs --port: add port=80")
         if command is not None and (isinstance(command, str) or not all(isinstance(c, str) for c in command)):
             raise UsageError(f"command must be a list of strings like ['sleep', '3600'], not {command!r}")
-        if command is None and port_number is None:
-            command = ["sleep", "3600"]  # a client pod that stays up for probes
+        agnhost = is_image(image.strip(), "agnhost")
+        if command is None and port_number is None and not agnhost:
+            command = ["sleep", "3600"]  # a client pod that stays up for probes (agnhost's default is pause)
         container: dict[str, Any] = {"name": name, "image": image}
         if port_number is not None:
             container["ports"] = [{"containerPort": port_number}]
         if command:
-            container["command"] = list(command)
+            container["args"] = list(command)  # kubectl run NAME --image=I -- ARGS: the image's entrypoint runs them
         objects: list[dict[str, Any]] = []
         if expose:
             objects.append({
@@ -462,25 +464,138 @@ class Lab:
         return [p.name for p in self._in_lab(self.state().pods, [policy.namespace]) if policy.selects(p)]
 
     # -- traffic ----------------------------------------------------------------------
-    def _url(self, target: str, port: int | None) -> str:
+    def _url(self, target: str, port: int | None, path: str | None = None) -> str:
         if not isinstance(target, str) or not target.strip():
             raise UsageError(f"target must be a Service, pod IP or URL like 'apiserver', not {target!r}")
         target = target.strip()
+        shown = _path(path)
         if "://" in target:
+            if path is not None:
+                raise UsageError(f"target {target!r} is a URL: put the path in it, not in path=")
             return target
-        if "/" in target:  # ns/name: the Service's DNS name from any namespace
+        return f"http://{self._host(target)}" + (f":{port}" if port is not None else "") + shown
+
+    def _host(self, target: str) -> str:
+        """``web`` (a Service of the home namespace, as a pod there resolves it), ``prod/web`` (``web.prod``),
+        an address, or an outside name."""
+        if not isinstance(target, str) or not target.strip():
+            raise UsageError(f"target must be a Service, pod IP or host name like 'db', not {target!r}")
+        target = target.strip()
+        if "/" in target and ip_value(target) is None:  # ns/name: the Service's DNS name from any namespace
             ref = Ref.parse(target, self.namespace, what="target")
-            target = f"{ref.name}.{ref.namespace}"
-        return f"http://{target}" + (f":{port}" if port is not None else "")
+            return f"{ref.name}.{ref.namespace}"
+        return target
 
     def probe(
         self, target: str = "apiserver", *, from_pod: str, port: int | str | None = None, timeout: int | str = 2,
-        namespace: str | None = None,
+        namespace: str | None = None, path: str | None = None, tool: str = "wget", protocol: str = "TCP",
     ) -> ProbeResult:
-        """What :meth:`wget` does, without printing: the outcome and output for code to check."""
-        url = self._url(target, arguments.optional_port(port))
+        """What :meth:`wget` (``tool="wget"``), :meth:`nc` or :meth:`connect` does, without printing:
+        the outcome, output and exit status for code to check."""
+        seconds = arguments.timeout(timeout)
         source = self._ref(from_pod, namespace, "from_pod")
-        return self.backend.probe_stable(source.key, url, arguments.timeout(timeout))
+        if tool == "wget":
+            url = self._url(target, arguments.optional_port(port), path)
+            return self.backend.probe_stable(source.key, url, seconds)
+        if tool not in ("nc", "connect"):
+            raise UsageError(f"tool must be 'wget', 'nc' or 'connect', not {tool!r}")
+        if port is None:
+            raise UsageError(f"{tool} needs a port: lab.{tool}('db', 6379, from_pod=...)")
+        proto = arguments.protocol(protocol)
+        if tool == "nc" and proto != "TCP":
+            raise UsageError("nc probes TCP here (busybox nc -u cannot tell a dropped datagram from a silent "
+                             "server): use lab.connect(..., protocol='UDP') for UDP and SCTP")
+        probe = Probe(tool, source.key, self._host(target), arguments.port(port), proto, seconds)  # type: ignore[arg-type]
+        return self.backend.exec_probe(probe)
+
+    def _print_probe(self, result: ProbeResult) -> None:
+        self._cmd(result.command)
+        if result.output:
+            self._say(result.output.rstrip("\n"))
+        if result.status:  # kubectl exec reports the tool's non-zero exit on stderr
+            self._say(kubectl.exec_failed(result.status))
+
+    def nc(self, target: str, port: int | str, *, from_pod: str, timeout: int | str = 2,
+           namespace: str | None = None) -> None:
+        """``kubectl exec FROM -- nc -v -w 2 TARGET PORT``: does anything accept a TCP connection there?
+
+        busybox nc prints ``db (10.96.0.12:6379) open`` (then whatever the server sends first),
+        ``nc: db (10.96.0.12:6379): Connection timed out`` when a policy drops it, nothing at all
+        when the connection is refused (a single ``-v`` hides refusals), ``nc: bad address 'db'``
+        when the name does not resolve; every failure ends in ``command terminated with exit code 1``.
+        """
+        self._print_probe(self.probe(target, from_pod=from_pod, port=port, timeout=timeout, namespace=namespace,
+                                     tool="nc"))
+
+    def connect(self, target: str, port: int | str, *, from_pod: str, protocol: str = "UDP",
+                timeout: int | str = 2, namespace: str | None = None) -> None:
+        """``kubectl exec FROM -- /agnhost connect TARGET:PORT --timeout=2s --protocol=udp``: upstream's netpol probe.
+
+        For UDP and SCTP (and TCP): the source pod must run the agnhost image
+        (``lab.run("client", image="agnhost")``) and the server something that answers, e.g.
+        ``lab.run("dns", image="agnhost", port=5353, command=["serve-hostname", "--udp", "--http=false",
+        "--port", "5353"])``. Silent on success; ``TIMEOUT...`` when dropped, ``REFUSED...`` when
+        nothing listens, then ``command terminated with exit code 1``.
+        """
+        self._print_probe(self.probe(target, from_pod=from_pod, port=port, timeout=timeout, namespace=namespace,
+                                     tool="connect", protocol=protocol))
+
+    def outside(
+        self, service: str, *, port: int | str | None = None, path: str | None = None, client: str | None = None,
+        node: str | None = None, timeout: int | str = 2, namespace: str | None = None,
+    ) -> ProbeResult:
+        """What :meth:`from_outside` does, without printing."""
+        seconds = arguments.timeout(timeout)
+        ref = self._ref(service, namespace, "service")
+        state = self.state()
+        svc = state.services.get(ref.key)
+        if svc is None:
+            raise NotFoundError(kubectl.not_found("service", ref.name) + f' in namespace "{ref.namespace}"')
+        if not svc.external:
+            raise UsageError(f"service {ref.key} is type {svc.type}: clients outside the cluster cannot reach it; "
+                             "give it type: NodePort (or LoadBalancer)")
+        wanted = arguments.optional_port(port)
+        sport = svc.ports[0] if wanted is None and len(svc.ports) == 1 else (
+            svc.port_for(wanted, "TCP") if wanted is not None else None)
+        if sport is None:
+            ports = ", ".join(str(p.port) for p in svc.ports)
+            raise UsageError(f"say which port of service {ref.key} ({ports}): port=N, a service port")
+        if client is not None and ip_value(str(client).strip()) is None:
+            raise UsageError(f"client must be an IP address like '203.0.113.7', not {client!r}")
+        nodes = dict(self.backend.nodes())
+        if svc.type == "LoadBalancer" and node is None:
+            if not svc.load_balancer_ip:
+                raise UsageError(f"service {ref.key} has no LoadBalancer address yet (on kind, cloud-provider-kind "
+                                 "assigns one); or reach it at a node: node='NAME'")
+            address, number = svc.load_balancer_ip, sport.port
+        else:
+            name = node if node is not None else next(iter(nodes), None)
+            if name not in nodes:
+                raise UsageError(f"node must be one of {', '.join(nodes) or 'the nodes'}, not {node!r}")
+            if not sport.node_port:
+                raise UsageError(f"service {ref.key} port {sport.port} has no nodePort yet")
+            address, number = nodes[name], sport.node_port
+        probe = OutsideProbe(address, number, _path(path) or "/", client and str(client).strip(), seconds)
+        return self.backend.outside_probe(probe)
+
+    def from_outside(
+        self, service: str, *, port: int | str | None = None, path: str | None = None, client: str | None = None,
+        node: str | None = None, timeout: int | str = 2, namespace: str | None = None,
+    ) -> None:
+        """``wget -qO- --timeout=2 http://NODE:NODEPORT/`` from a machine outside the cluster.
+
+        ``service`` must be ``type: NodePort`` (reached at ``node``, the first node by default) or
+        ``LoadBalancer`` (at its address). ``client`` is the outside address the request comes from
+        (simulator only; a live backend sends from the machine it runs on). Which source address the
+        pod's ingress policies see depends on the Service's ``externalTrafficPolicy``: ``Cluster``
+        (the default) SNATs to the node's address, ``Local`` keeps the client's and answers only on
+        nodes that run an endpoint (:mod:`nphelpers.traffic`). Prints busybox wget's words.
+        """
+        result = self.outside(service, port=port, path=path, client=client, node=node, timeout=timeout,
+                              namespace=namespace)
+        self._cmd(result.command + f"   # from {result.source.removeprefix('outside/')}, outside the cluster")
+        if result.output:
+            self._say(result.output.rstrip("\n"))
 
     def wget(
         self,
@@ -491,8 +606,9 @@ class Lab:
         port: int | str | None = None,
         timeout: int | str = 2,
         namespace: str | None = None,
+        path: str | None = None,
     ) -> None:
-        """``kubectl exec FROM -- wget -qO- --timeout=2 http://TARGET``: a real request from a pod.
+        """``kubectl exec FROM -- wget -qO- --timeout=2 http://TARGET[:PORT][PATH]``: a real request from a pod.
 
         With ``labels`` instead of an existing ``from_pod``, a throw-away client pod with those
         labels is run first (in ``namespace``) and deleted afterwards (named ``from_pod`` if given).
@@ -501,7 +617,7 @@ class Lab:
         """
         port_number = arguments.optional_port(port)
         seconds = arguments.timeout(timeout)
-        self._url(target, port_number)  # a bad target fails before the client pod is run
+        self._url(target, port_number, path)  # a bad target fails before the client pod is run
         if labels is not None:
             wanted = arguments.labels(labels)
             if from_pod is not None and "/" in from_pod:
@@ -509,17 +625,18 @@ class Lab:
             name = from_pod or _client_name(wanted)
             self.run(name, image=CLIENT_IMAGE, labels=wanted, namespace=namespace)
             try:
-                self.wget(target, from_pod=name, port=port_number, timeout=seconds, namespace=namespace)
+                self.wget(target, from_pod=name, port=port_number, timeout=seconds, namespace=namespace, path=path)
             finally:
                 self.delete("pod", name, namespace=namespace)
             return
         if from_pod is None:
             raise UsageError("say which pod the request comes from: from_pod=NAME, or labels=... for a throw-away one")
-        result = self.probe(target, from_pod=from_pod, port=port_number, timeout=seconds, namespace=namespace)
+        result = self.probe(target, from_pod=from_pod, port=port_number, timeout=seconds, namespace=namespace,
+                            path=path)
         self._cmd(result.command)
         self._say(result.output.rstrip("\n"))
-        if not result.allowed:  # kubectl exec reports wget's non-zero exit on stderr
-            self._say(kubectl.exec_failed(1))
+        if result.status:  # kubectl exec reports wget's non-zero exit on stderr
+            self._say(kubectl.exec_failed(result.status))
 
     def matrix(self, port: int | str = 80, protocol: str = "TCP") -> Reachability:
         """Who can reach whom among the lab's pods (all its namespaces) on ``port``/``protocol``."""
@@ -726,6 +843,16 @@ def _is_yaml_text(source: Any) -> bool:
         return not Path(source).exists()
     except (OSError, ValueError):
         return True
+
+
+def _path(path: Any) -> str:
+    """A URL path for wget (``/healthz``); ``""`` for none. Checked: no spaces, no control characters."""
+    if path is None:
+        return ""
+    if not isinstance(path, str) or not path.startswith("/") or len(path) > 2048 or any(
+            c.isspace() or ord(c) < 32 for c in path):
+        raise UsageError(f"path must be a URL path like '/healthz' (starting with '/', no spaces), not {path!r}")
+    return path
 
 
 def _client_name(labels: Mapping[str, str]) -> str:

@@ -44,6 +44,20 @@ class ContainerPort:
 
 
 @dataclass(frozen=True)
+class Container:
+    """What runs in one container, as far as traffic cares: the image, its command line and env.
+
+    ``argv`` is ``command`` then ``args`` as written (empty: the image's own entrypoint and cmd).
+    """
+
+    name: str
+    image: str
+    argv: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    ports: tuple[ContainerPort, ...] = ()
+
+
+@dataclass(frozen=True)
 class Pod:
     namespace: str
     name: str
@@ -51,6 +65,8 @@ class Pod:
     ports: tuple[ContainerPort, ...] = ()
     ips: tuple[str, ...] = ()
     image: str = ""
+    containers: tuple[Container, ...] = ()
+    node: str | None = None  # spec.nodeName; None: wherever the scheduler puts it
 
     @property
     def key(self) -> str:
@@ -67,11 +83,16 @@ class Pod:
         spec = obj.get("spec") or {}
         status = obj.get("status") or {}
         ports: list[ContainerPort] = []
+        containers: list[Container] = []
         image = ""
         for c in spec.get("containers") or ():
             image = image or str(c.get("image") or "")
-            for p in c.get("ports") or ():
-                ports.append(ContainerPort(int(p["containerPort"]), str(p.get("protocol") or "TCP"), p.get("name")))
+            mine = [ContainerPort(int(p["containerPort"]), str(p.get("protocol") or "TCP"), p.get("name"))
+                    for p in c.get("ports") or ()]
+            ports.extend(mine)
+            argv = tuple(str(a) for a in [*(c.get("command") or ()), *(c.get("args") or ())])
+            env = tuple((str(e.get("name")), str(e.get("value") or "")) for e in c.get("env") or () if e.get("name"))
+            containers.append(Container(str(c.get("name") or ""), str(c.get("image") or ""), argv, env, tuple(mine)))
         ips: list[str] = [str(i["ip"]) for i in status.get("podIPs") or () if i.get("ip")]
         if status.get("podIP") and str(status["podIP"]) not in ips:
             ips.insert(0, str(status["podIP"]))
@@ -82,6 +103,8 @@ class Pod:
             ports=tuple(ports),
             ips=tuple(ips),
             image=image,
+            containers=tuple(containers),
+            node=str(spec["nodeName"]) if spec.get("nodeName") else None,
         )
 
     def resolve_port(self, name: str, protocol: str) -> int | None:
@@ -110,6 +133,10 @@ class ServicePort:
     target_port: int | str
     protocol: str = "TCP"
     name: str | None = None
+    node_port: int | None = None  # NodePort and LoadBalancer services: the port every node opens
+
+
+EXTERNAL_TYPES = ("NodePort", "LoadBalancer")
 
 
 @dataclass(frozen=True)
@@ -119,10 +146,23 @@ class Service:
     selector: Mapping[str, str] | None = None
     ports: tuple[ServicePort, ...] = ()
     cluster_ip: str | None = None
+    type: str = "ClusterIP"
+    external_traffic_policy: str | None = None  # "Cluster" (the default) or "Local"; NodePort/LoadBalancer only
+    load_balancer_ip: str | None = None  # status.loadBalancer.ingress[0].ip, once a provider assigned one
 
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    @property
+    def external(self) -> bool:
+        """Whether clients outside the cluster can reach it (``type: NodePort`` or ``LoadBalancer``)."""
+        return self.type in EXTERNAL_TYPES
+
+    @property
+    def traffic_policy(self) -> str:
+        """``externalTrafficPolicy`` as the apiserver defaults it: ``Cluster`` unless ``Local``."""
+        return self.external_traffic_policy or "Cluster"
 
     @classmethod
     def from_manifest(cls, obj: Mapping[str, Any], namespace: str = "default") -> Service:
@@ -134,17 +174,23 @@ class Service:
                 target_port=p.get("targetPort", p["port"]),
                 protocol=str(p.get("protocol") or "TCP"),
                 name=p.get("name"),
+                node_port=int(p["nodePort"]) if p.get("nodePort") else None,
             )
             for p in spec.get("ports") or ()
         )
         selector = spec.get("selector")
         ip = spec.get("clusterIP")
+        ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        lb_ip = next((str(i["ip"]) for i in ingress if isinstance(i, Mapping) and i.get("ip")), None)
         return cls(
             namespace=str(meta.get("namespace") or namespace),
             name=str(meta["name"]),
             selector={str(k): str(v) for k, v in selector.items()} if selector is not None else None,
             ports=ports,
             cluster_ip=str(ip) if ip and ip != "None" else None,
+            type=str(spec.get("type") or "ClusterIP"),
+            external_traffic_policy=str(spec["externalTrafficPolicy"]) if spec.get("externalTrafficPolicy") else None,
+            load_balancer_ip=lb_ip,
         )
 
     def selects(self, pod: Pod) -> bool:
@@ -156,5 +202,14 @@ class Service:
     def port_for(self, port: int, protocol: str = "TCP") -> ServicePort | None:
         for p in self.ports:
             if p.port == port and p.protocol == protocol:
+                return p
+        return None
+
+    def node_port_for(self, node_port: int, protocol: str = "TCP") -> ServicePort | None:
+        """The service port behind ``node_port`` (``None`` unless the service is NodePort/LoadBalancer)."""
+        if not self.external:
+            return None
+        for p in self.ports:
+            if p.node_port == node_port and p.protocol == protocol:
                 return p
         return None

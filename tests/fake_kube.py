@@ -169,6 +169,7 @@ class FakeKube:
         self._uid = itertools.count(1)
         self._pod_ip = itertools.count(10)
         self._svc_ip = itertools.count(20)
+        self._node_port = itertools.count(31000)  # the apiserver picks at random in 30000-32767
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
             self.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
 
@@ -210,6 +211,10 @@ class FakeKube:
             for port in spec.get("ports") or []:
                 port.setdefault("protocol", "TCP")
                 port.setdefault("targetPort", port["port"])
+                if spec["type"] in ("NodePort", "LoadBalancer"):
+                    port.setdefault("nodePort", next(self._node_port))
+            if spec["type"] in ("NodePort", "LoadBalancer"):
+                spec.setdefault("externalTrafficPolicy", "Cluster")
         elif kind == "NetworkPolicy":
             spec = obj.setdefault("spec", {})
             if not spec.get("policyTypes"):
@@ -485,6 +490,16 @@ class FakeKube:
                 self.exec_gate.wait()
             if self.exec_delay:
                 time.sleep(self.exec_delay)
+            words = self._script_words(command)
+            with self._lock:
+                if words[0] != "wget":
+                    self.exec_calls.append((namespace, pod, " ".join(words)))
+                    if self.exec_output is not None:
+                        raw = self.exec_output(namespace, pod, command)
+                        if raw is not None:
+                            return raw
+                    text, rc = self._probe(src, words)
+                    return f"{text}\n__rc={rc}\n"
             url, wget_timeout = self._parse_command(command)
             with self._lock:
                 self.exec_calls.append((namespace, pod, url))
@@ -497,6 +512,94 @@ class FakeKube:
         finally:
             with self._lock:
                 self.in_flight -= 1
+
+    # -- nc and agnhost connect: judged by nphelpers.traffic, printed as the tools print ----------
+    @staticmethod
+    def _script_words(command: Sequence[str]) -> list[str]:
+        assert list(command[:2]) == ["sh", "-c"], command
+        assert "__rc=" in command[2], "the command must print its own exit status"
+        return shlex.split(command[2].split(" 2>&1;", 1)[0])
+
+    def _probe(self, src_obj: Mapping[str, Any], words: list[str]) -> tuple[str, int]:
+        """What ``nc -v -w T HOST PORT </dev/null`` or ``/agnhost connect HOST:PORT ...`` prints in ``src_obj``."""
+        from nphelpers import busybox, traffic
+
+        state = self._traffic_state()
+        src = Pod.from_manifest(src_obj)
+        if words[0] == "nc":
+            assert words[1:3] == ["-v", "-w"] and words[-1] == "</dev/null", words
+            host, port = words[4], int(words[5])
+            conn = traffic.connect(state, src, host, port, "TCP", {})
+            conn = self._leaky(src_obj, conn)
+            if conn.outcome == "dns-failure":
+                return busybox.nc_bad_address(host), 1
+            if conn.outcome == "blocked":
+                return busybox.nc_timed_out(host, str(conn.address), port), 1
+            if conn.outcome == "refused":
+                return "", 1
+            sent = traffic.tcp_greeting(conn.pod, conn.port) if conn.pod is not None else ""
+            return busybox.nc_open(host, str(conn.address), port) + ("\n" + sent if sent else ""), 0
+        assert words[:2] == ["/agnhost", "connect"], words
+        if not any(traffic.is_image(c.image, "agnhost") for c in src.containers):
+            return "sh: /agnhost: not found", 127
+        target, timeout, protocol = words[2], words[3], words[4]
+        assert timeout.startswith("--timeout=") and timeout.endswith("s") and protocol.startswith("--protocol="), words
+        host, _, port_text = target.rpartition(":")
+        proto = protocol.split("=", 1)[1].upper()
+        conn = self._leaky(src_obj, traffic.connect(state, src, host.strip("[]"), int(port_text), proto, {}))
+        if conn.outcome == "allowed":
+            return "", 0
+        if conn.outcome == "dns-failure":
+            dns = traffic.dns_verdict(state, src)
+            return busybox.agnhost_dns_failure(host, "10.96.0.10:53", dns is None or not dns.allowed), 1
+        local = f"{src.ip}:{40000 + next(self._uid) % 20000}"  # the kernel's ephemeral pick
+        return busybox.agnhost_failure(proto, conn.outcome, local, f"{conn.address}:{port_text}"), 1
+
+    def _traffic_state(self) -> ClusterState:
+        """The store as nphelpers.traffic sees a cluster: plus kind's CoreDNS pods in kube-system (not
+        listed by the fake's API, so the backend's tests see only what they made)."""
+        state = self._state()
+        for i in range(2):
+            state.apply({"apiVersion": "v1", "kind": "Pod",
+                         "metadata": {"name": f"coredns-{i}", "namespace": "kube-system",
+                                      "labels": {"k8s-app": "kube-dns"}},
+                         "spec": {"containers": [{"name": "coredns", "image": "registry.k8s.io/coredns/coredns",
+                                                  "ports": [{"containerPort": 53, "protocol": "UDP"}]}]},
+                         "status": {"podIP": f"10.244.0.{2 + i}"}})
+        if not self.enforcing:
+            state.policies.clear()
+        return state
+
+    def _leaky(self, src_obj: Mapping[str, Any], conn: Any) -> Any:
+        """Policies not yet programmed let a new pod's first probes through (``leak_first_probes``)."""
+        from dataclasses import replace
+
+        from nphelpers import traffic
+
+        if conn.outcome == "blocked" and conn.pod is not None and self._leaks(src_obj):
+            return replace(conn, outcome="allowed" if traffic.listens(conn.pod, conn.port, conn.protocol)
+                           else "refused")
+        return conn
+
+    # -- nodes and clients outside the cluster --------------------------------------------------
+    HOST_ADDRESS = "172.18.0.1"  # this machine on kind's docker network
+
+    def nodes(self) -> list[tuple[str, str]]:
+        from nphelpers import traffic
+
+        return [(n.name, n.ip) for n in traffic.KIND_NODES]
+
+    def dial(self, address: str, port: int, path: str, timeout: float) -> tuple[str, int, str]:
+        """An HTTP GET from this machine to ``address:port`` (a node's NodePort), judged by nphelpers.traffic."""
+        from nphelpers import traffic
+
+        with self._lock:
+            state = self._traffic_state()
+            conn = traffic.from_outside(state, traffic.KIND_NODES, self.HOST_ADDRESS, address, int(port), "TCP")
+            if conn.outcome != "allowed" or conn.pod is None:
+                return conn.outcome, 0, ""
+            status, body = traffic.http_response(conn.pod, conn.port, path)
+            return "allowed", status, NGINX_PAGE if body.startswith("<!DOCTYPE html>") else body
 
     # -- wget simulation --------------------------------------------------------------------
     @staticmethod

@@ -23,11 +23,14 @@ Outcome = Literal["allowed", "blocked", "dns-failure", "refused"]
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """What ``wget -qO- --timeout=T URL`` did when run inside pod ``source``.
+    """What a probe did: ``wget -qO- --timeout=T URL``, ``nc -v -w T HOST PORT`` or
+    ``/agnhost connect HOST:PORT --protocol=P`` inside pod ``source``, or a client outside.
 
     ``outcome``: ``allowed`` (the server answered), ``blocked`` (timed out: a policy
     dropped it), ``dns-failure`` (the name did not resolve), ``refused`` (nothing listens).
-    ``output`` is exactly what busybox wget prints (the page body on success).
+    ``output`` is exactly what the tool prints (stderr then stdout: the page body on success).
+    ``exit_code`` is the tool's exit status (``None``: 0 when allowed, else 1); kubectl reports a
+    non-zero one as ``command terminated with exit code N``.
     """
 
     source: str
@@ -35,13 +38,55 @@ class ProbeResult:
     outcome: Outcome
     output: str
     command: str
+    exit_code: int | None = None
 
     @property
     def allowed(self) -> bool:
         return self.outcome == "allowed"
 
+    @property
+    def status(self) -> int:
+        """The exit status: :attr:`exit_code`, else 0 when allowed and 1 otherwise (wget's)."""
+        return self.exit_code if self.exit_code is not None else (0 if self.allowed else 1)
+
     def __str__(self) -> str:
         return self.output
+
+
+Tool = Literal["nc", "connect"]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A probe other than wget, run in pod ``source`` (``ns/name``).
+
+    ``nc``: busybox ``nc -v -w TIMEOUT HOST PORT`` (TCP); ``connect``: upstream's netpol probe
+    ``/agnhost connect HOST:PORT --timeout=TIMEOUTs --protocol=P`` (TCP, UDP or SCTP; the source
+    pod must run the agnhost image).
+    """
+
+    tool: Tool
+    source: str
+    host: str
+    port: int
+    protocol: str = "TCP"
+    timeout: int = 2
+
+
+@dataclass(frozen=True)
+class OutsideProbe:
+    """``wget -qO- --timeout=T http://ADDRESS:PORT/PATH`` from a client outside the cluster.
+
+    ``address`` is a node's address (``port`` a NodePort) or a LoadBalancer's (``port`` the
+    service port); ``client`` the client's own address, ``None`` for the machine nphelpers runs
+    on (the only client a live backend has).
+    """
+
+    address: str
+    port: int
+    path: str = "/"
+    client: str | None = None
+    timeout: int = 2
 
 
 Action = Literal["created", "configured", "unchanged"]
@@ -148,6 +193,18 @@ class Backend(Protocol):
         self, pairs: Iterable[tuple[str, str]], port: int, max_workers: int = 8
     ) -> dict[tuple[str, str], ProbeResult]:
         """Probe (source ``ns/name``, destination ``ns/name`` or IP) pairs at ``http://<IP>:<port>/``."""
+        ...
+
+    def exec_probe(self, probe: Probe, stable: bool = True) -> ProbeResult:
+        """Run an ``nc`` or agnhost ``connect`` probe (until the verdict is steady, with ``stable``)."""
+        ...
+
+    def outside_probe(self, probe: OutsideProbe) -> ProbeResult:
+        """An HTTP GET from outside the cluster to a NodePort or LoadBalancer address."""
+        ...
+
+    def nodes(self) -> list[tuple[str, str]]:
+        """The cluster's nodes as (name, address) pairs: where NodePorts are opened."""
         ...
 
     def cleanup(self) -> list[Deleted | Kept]:

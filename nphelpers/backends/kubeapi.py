@@ -196,6 +196,21 @@ class KubeApi:
         result = self._guard(call, f"list {plural}")
         return list(result.get("items") or []) if isinstance(result, dict) else []
 
+    def nodes(self) -> list[tuple[str, str]]:
+        """(name, InternalIP) of every node, sorted by name: where NodePorts are opened."""
+
+        def call() -> Any:
+            return self._client.sanitize_for_serialization(self._core.list_node(_request_timeout=self.timeout()))
+
+        result = self._guard(call, "list nodes")
+        found = []
+        for node in result.get("items") or []:
+            addresses = (node.get("status") or {}).get("addresses") or []
+            ip = next((a.get("address") for a in addresses if a.get("type") == "InternalIP"), None)
+            if ip:
+                found.append((str(node["metadata"]["name"]), str(ip)))
+        return sorted(found)
+
     def exec(self, namespace: str, pod: str, command: Sequence[str], *, timeout: float | None = None) -> str:
         """Run ``command`` in ``pod``; stdout and stderr as one string (may be cut short)."""
         import websocket

@@ -50,11 +50,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import kubectl
+from ..busybox import hostport as busybox_hostport
 from ..cluster import ClusterState
 from ..errors import BackendError, NotFoundError, UsageError
 from ..kinds import KINDS, canonical_kind
 from ..model import NAME_LABEL
-from .base import Applied, Deleted, Kept, Labeled, Outcome, ProbeResult
+from ..traffic import is_image
+from . import live_probes
+from .base import Applied, Deleted, Kept, Labeled, Outcome, OutsideProbe, Probe, ProbeResult
 from .kubeapi import DEFAULT_TIMEOUTS, KubeApi, Timeouts
 from .kubeconfig import ALLOW_CONTEXT_ENV, check_context, current_context, detect_kind_context, read_kubeconfig
 
@@ -73,6 +76,10 @@ SERVER_IMAGE_ENV = "NPHELPERS_SERVER_IMAGE"
 CLIENT_IMAGE_ENV = "NPHELPERS_CLIENT_IMAGE"
 DEFAULT_SERVER_IMAGE = "nginx:1.27-alpine"
 DEFAULT_CLIENT_IMAGE = "busybox:1.36"
+AGNHOST_IMAGE_ENV = "NPHELPERS_AGNHOST_IMAGE"
+# Upstream's e2e test image (test/utils/image/manifest.go: agnhost 2.52), the client of
+# upstream's netpol probes (agnhost connect) and a server for UDP and SCTP.
+DEFAULT_AGNHOST_IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.52"
 # Never deleted, whatever their labels say.
 PROTECTED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease", "local-path-storage"})
 # What else may live in a namespace: cleanup keeps a namespace holding any of these (besides
@@ -116,6 +123,7 @@ STOCK_SERVER_IMAGES = frozenset({DEFAULT_SERVER_IMAGE, "nginx", "nginx:latest", 
 STOCK_CLIENT_IMAGES = frozenset(
     {DEFAULT_CLIENT_IMAGE, "busybox", "busybox:latest", "alpine", "alpine:latest", "docker.io/library/alpine"}
 )
+STOCK_AGNHOST_IMAGES = frozenset({DEFAULT_AGNHOST_IMAGE, "agnhost", "agnhost:latest"})
 
 
 @dataclass(frozen=True)
@@ -129,6 +137,7 @@ class Images:
 
     server: str = DEFAULT_SERVER_IMAGE
     client: str = DEFAULT_CLIENT_IMAGE
+    agnhost: str = DEFAULT_AGNHOST_IMAGE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Images:
@@ -136,6 +145,7 @@ class Images:
         return cls(
             server=env.get(SERVER_IMAGE_ENV) or DEFAULT_SERVER_IMAGE,
             client=env.get(CLIENT_IMAGE_ENV) or DEFAULT_CLIENT_IMAGE,
+            agnhost=env.get(AGNHOST_IMAGE_ENV) or DEFAULT_AGNHOST_IMAGE,
         )
 
     def swap(self, image: str) -> str:
@@ -149,6 +159,8 @@ class Images:
             return self.server
         if image in STOCK_CLIENT_IMAGES:
             return self.client
+        if image in STOCK_AGNHOST_IMAGES:
+            return self.agnhost
         return image
 
 
@@ -991,6 +1003,84 @@ class LiveBackend:
             raise
         pool.shutdown(wait=True)
         return results
+
+    # -- probes beyond wget (scripts and parsers: live_probes) ----------------------------------
+    def _exec_probe_once(self, probe: Probe) -> ProbeResult:
+        lesson_ns, real_ns, pod = self._split_key(probe.source)
+        if probe.tool == "nc":
+            script = live_probes.nc_script(probe.host, probe.port, probe.timeout)
+            shown = kubectl.nc_command(pod, probe.host, probe.port, probe.timeout, lesson_ns)
+            parse = live_probes.parse_nc_output
+        else:
+            live_pod = self._read("Pod", real_ns, pod)
+            images = [str(c.get("image") or "") for c in ((live_pod or {}).get("spec") or {}).get("containers") or []]
+            if live_pod is not None and not any(is_image(i, "agnhost") for i in images):
+                raise UsageError(
+                    f"pod {lesson_ns}/{pod} has no /agnhost to run: run the client with image='agnhost' "
+                    "(upstream's e2e test image) for UDP and SCTP probes"
+                )
+            script = live_probes.connect_script(probe.host, probe.port, probe.protocol, probe.timeout)
+            shown = kubectl.connect_command(pod, probe.host, probe.port, probe.protocol, probe.timeout, lesson_ns)
+            parse = live_probes.parse_connect_output
+        # nc waits up to twice -w after connecting (its select timeout, stdin at its end)
+        budget = 3 * probe.timeout + EXEC_GRACE
+        try:
+            raw = self.api.exec(real_ns, pod, ["sh", "-c", script], timeout=budget)
+        except Exception as err:
+            if not _is_api_error(err):
+                raise
+            if self._read("Pod", real_ns, pod) is None:
+                raise self._not_found("Pod", lesson_ns, pod) from None
+            raise BackendError(f"exec in pod {real_ns}/{pod} failed: {_api_message(err)}") from None
+        try:
+            outcome, text, code = parse(raw)
+        except BackendError as err:
+            raise BackendError(f"pod {lesson_ns}/{pod}: {err}") from None
+        url = f"{probe.host}:{probe.port}/{probe.protocol}"
+        return ProbeResult(f"{lesson_ns}/{pod}", url, outcome, text, shown, code)
+
+    def exec_probe(self, probe: Probe, stable: bool = True) -> ProbeResult:
+        """An ``nc`` or agnhost ``connect`` probe; with ``stable``, repeated until two verdicts agree."""
+        if not stable:
+            return self._exec_probe_once(probe)
+        end = self._clock() + self.settle
+        previous = self._exec_probe_once(probe)
+        seen = [previous.outcome]
+        while True:
+            current = self._exec_probe_once(probe)
+            seen.append(current.outcome)
+            if current.outcome == previous.outcome:
+                return current
+            if len(seen) >= self.settle_attempts or self._clock() >= end:
+                raise BackendError(
+                    f"{probe.source} -> {probe.host}:{probe.port}: the verdict did not settle in {len(seen)} probes: "
+                    f"{_shorten(seen, 6)}; policies may still be being programmed, try again"
+                )
+            previous = current
+
+    def nodes(self) -> list[tuple[str, str]]:
+        """The cluster's nodes and their InternalIP (on kind: addresses on the docker network ``kind``)."""
+        return self.api.nodes()
+
+    outside_client = staticmethod(live_probes.http_get)  # (address, port, path, timeout) -> (outcome, status, body)
+
+    def outside_probe(self, probe: OutsideProbe) -> ProbeResult:
+        """An HTTP GET from this machine to a NodePort or LoadBalancer address.
+
+        The only outside client a live backend has is the machine it runs on: on kind the pod sees
+        its address on the kind docker network (the network's gateway) — or, with
+        ``externalTrafficPolicy: Cluster``, the node's. Another source address cannot be faked.
+        """
+        if probe.client is not None:
+            raise UsageError(
+                f"a live cluster is reached from this machine only: client={probe.client!r} cannot be faked "
+                "(leave client= out; the simulator models any outside address)"
+            )
+        outcome, status, body = self.outside_client(probe.address, probe.port, probe.path, float(probe.timeout))
+        kind, text, code = live_probes.outside_text(outcome, status, body, probe.address, probe.port)
+        url = f"http://{busybox_hostport(probe.address, probe.port)}{probe.path}"
+        return ProbeResult("outside/this machine", url, kind, text, kubectl.outside_wget_command(url, probe.timeout),
+                           code)
 
     # -- cleanup -------------------------------------------------------------------------------
     def cleanup(self) -> list[Deleted | Kept]:

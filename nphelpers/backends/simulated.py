@@ -2,7 +2,8 @@
 
 It keeps a :class:`~nphelpers.cluster.ClusterState`, has CoreDNS pods in ``kube-system``
 (labelled ``k8s-app=kube-dns`` as in a real cluster, behind the ``kube-dns`` Service at
-``10.96.0.10``), and judges every probe with :func:`nphelpers.engine.evaluate`:
+``10.96.0.10``), and judges every probe with the traffic model of :mod:`nphelpers.traffic` (DNS, Services,
+policies, who listens), printing what the tools print (:mod:`nphelpers.busybox`):
 
 * a host name is looked up first: the source's egress (and CoreDNS's ingress) must admit
   UDP/53 to a CoreDNS pod, else busybox prints ``wget: bad address '<host>'``;
@@ -10,6 +11,11 @@ It keeps a :class:`~nphelpers.cluster.ClusterState`, has CoreDNS pods in ``kube-
   kube-proxy picks one at random) and its ``targetPort``, so policies see the pod's port;
 * a dropped connection is a timeout (``wget: download timed out``), nothing listening is
   ``Connection refused``, and an nginx pod answers with nginx's welcome page.
+
+Its nodes are kind's (:data:`nphelpers.traffic.KIND_NODES`: a control plane and a worker that
+runs every pod); NodePorts are allocated from 30000 up, LoadBalancer addresses from
+:data:`LB_POOL`, and a client "outside" defaults to :data:`HOST_ADDRESS`, the address the machine
+running kind has on kind's docker network.
 """
 
 from __future__ import annotations
@@ -20,21 +26,20 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import kubectl
+from .. import busybox, kubectl, traffic
 from ..cluster import ClusterState
-from ..engine import Verdict, evaluate
-from ..errors import BackendError, NotFoundError
+from ..engine import Verdict
+from ..errors import BackendError, NotFoundError, UsageError
 from ..kinds import KINDS, kind_info
-from ..model import SYSTEM_NAMESPACE, Namespace, Pod, Service
-from ..policy import ip_value
+from ..model import EXTERNAL_TYPES, SYSTEM_NAMESPACE, Namespace, Pod
 from ..refs import Ref, namespace_of_key
-from .base import Applied, Deleted, Kept, Labeled, Outcome, ProbeResult
+from ..traffic import CLUSTER_DOMAIN, COREDNS_LABELS, DNS_SERVICE_IP, NGINX_PORT, Route  # noqa: F401 (public here too)
+from .base import Applied, Deleted, Kept, Labeled, Outcome, OutsideProbe, Probe, ProbeResult
 
-DNS_SERVICE_IP = "10.96.0.10"
-COREDNS_LABELS = {"k8s-app": "kube-dns"}
-CLUSTER_DOMAIN = "cluster.local"
 MANAGED_BY_LABEL, MANAGED_BY_VALUE = "app.kubernetes.io/managed-by", "nphelpers"
-NGINX_PORT = 80  # where the stock nginx image listens (its default.conf: listen 80)
+NODE_PORT_RANGE = (30000, 32767)  # the apiserver's default --service-node-port-range
+LB_POOL = "172.18.255.200"  # the first LoadBalancer address handed out (then .201, ...)
+HOST_ADDRESS = "172.18.0.1"  # the host on kind's docker network (its gateway): "outside" on kind
 
 
 def _system_objects() -> list[dict[str, Any]]:
@@ -88,17 +93,6 @@ def _system_objects() -> list[dict[str, Any]]:
     return [*namespaces, *pods, service, kubernetes]
 
 
-@dataclass(frozen=True)
-class Route:
-    """Where a wget goes: the address it connects to and, inside the cluster, the pod and port."""
-
-    address: str
-    pod: Pod | None
-    port: int
-    service: Service | None = None
-    reachable: bool = True  # False: the address:port leads nowhere (a Service port that does not exist)
-
-
 @dataclass
 class SimulatedCluster:
     """An in-memory cluster implementing :class:`~nphelpers.backends.base.Backend`.
@@ -110,6 +104,7 @@ class SimulatedCluster:
     name: str = "simulated"
     external_hosts: dict[str, str] = field(default_factory=lambda: {"example.com": "93.184.215.14"})
     external_body: str = ""
+    node_list: tuple[traffic.Node, ...] = traffic.KIND_NODES
     _state: ClusterState = field(default_factory=ClusterState)
     _created: dict[tuple[str, str, str], None] = field(default_factory=dict)  # (kind, namespace or "", name)
     _created_namespaces: dict[str, None] = field(default_factory=dict)
@@ -137,7 +132,10 @@ class SimulatedCluster:
                 on_the_way.append(ns)
             key3 = (info.kind, ns, ref.name)
             before = manifests.get(key3, self._manifests.get(key3))
-            _, was_created = trial.apply(copy.deepcopy(dict(obj)))
+            body = copy.deepcopy(dict(obj))
+            if info.kind == "Service":
+                self._allocate(trial, body, ref.key)
+            _, was_created = trial.apply(body)
             if was_created:
                 action = "created"
                 created.append(key3)
@@ -244,11 +242,40 @@ class SimulatedCluster:
         self._manifests.clear()
         return facts
 
+    # -- probing --------------------------------------------------------------------
+    def _allocate(self, state: ClusterState, body: dict[str, Any], key: str) -> None:
+        """What the apiserver fills in for a NodePort/LoadBalancer Service: its node ports (kept on
+        re-apply) and, as a cloud provider would, a LoadBalancer address in ``status``."""
+        spec = body.get("spec") or {}
+        if spec.get("type") not in EXTERNAL_TYPES:
+            return
+        old = state.services.get(key)
+        taken = {p.node_port for s in state.services.values() if s.key != key for p in s.ports if p.node_port}
+        for port in spec.get("ports") or []:
+            if port.get("nodePort"):
+                continue
+            kept = old.port_for(int(port["port"]), str(port.get("protocol") or "TCP")) if old else None
+            number = kept.node_port if kept is not None and kept.node_port else None
+            if number is None:
+                number = next(n for n in range(NODE_PORT_RANGE[0], NODE_PORT_RANGE[1] + 1) if n not in taken)
+            port["nodePort"] = number
+            taken.add(number)
+        if spec.get("type") == "LoadBalancer":
+            ip = old.load_balancer_ip if old and old.load_balancer_ip else None
+            if ip is None:
+                used = {s.load_balancer_ip for s in state.services.values()}
+                base = LB_POOL.rsplit(".", 1)
+                ip = next(f"{base[0]}.{n}" for n in range(int(base[1]), 255) if f"{base[0]}.{n}" not in used)
+            body["status"] = {"loadBalancer": {"ingress": [{"ip": ip}]}}
+
+    def nodes(self) -> list[tuple[str, str]]:
+        return [(n.name, n.ip) for n in self.node_list]
+
     def wget(self, source: str, url: str, timeout: int = 2) -> ProbeResult:
         src = self._state.pod(Ref.parse(source, "default", what="source pod").key)
         command = kubectl.wget_command(src.name, url, timeout=timeout, namespace=src.namespace)
-        outcome, output = self._wget(src, url)
-        return ProbeResult(src.key, url, outcome, output, command)
+        outcome, output, code = self._wget(src, url)
+        return ProbeResult(src.key, url, outcome, output, command, code)
 
     def probe_stable(self, source: str, url: str, timeout: int = 2) -> ProbeResult:
         """The simulator's verdict never flaps: one probe is the stable answer."""
@@ -265,73 +292,102 @@ class SimulatedCluster:
             results[(src, dst)] = self.wget(src, f"http://{host}:{int(port)}/")
         return results
 
-    # -- probing --------------------------------------------------------------------
-    def _wget(self, src: Pod, url: str) -> tuple[Outcome, str]:
+    def _wget(self, src: Pod, url: str) -> tuple[Outcome, str, int]:
         parts = urlsplit(url if "://" in url else f"http://{url}")
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        address = self.resolve(src, host)
-        if address is None:
-            return "dns-failure", kubectl.wget_bad_address(parts.netloc)
-        route = self.route(address, port)
-        if not route.reachable:
-            return "blocked", kubectl.WGET_TIMEOUT
-        if route.pod is None and route.service is not None:
-            return "refused", kubectl.wget_refused(address)  # a Service without endpoints rejects
-        if route.pod is None:
-            if not evaluate(self._state, src, address, port, "TCP").allowed:
-                return "blocked", kubectl.WGET_TIMEOUT
-            return "allowed", self.external_body
-        if not evaluate(self._state, src, route.pod, route.port, "TCP").allowed:
-            return "blocked", kubectl.WGET_TIMEOUT
-        if not _listens(route.pod, route.port):
-            return "refused", kubectl.wget_refused(address)
-        return "allowed", _http_body(route.pod)
+        conn = traffic.connect(self._state, src, host, port, "TCP", self.external_hosts)
+        return _wget_text(conn, parts.netloc, parts.path or "/", self.external_body)
+
+    def exec_probe(self, probe: Probe, stable: bool = True) -> ProbeResult:
+        """``nc -v -w T HOST PORT`` or ``/agnhost connect HOST:PORT`` in ``probe.source``, judged by the model."""
+        src = self._state.pod(Ref.parse(probe.source, "default", what="source pod").key)
+        if probe.tool == "nc":
+            command = kubectl.nc_command(src.name, probe.host, probe.port, probe.timeout, src.namespace)
+            conn = traffic.connect(self._state, src, probe.host, probe.port, "TCP", self.external_hosts)
+            outcome, text, code = nc_text(conn, probe.host)
+        else:
+            if not any(traffic.is_image(c.image, "agnhost") for c in src.containers):
+                raise UsageError(
+                    f"pod {src.key} has no /agnhost to run: run the client with image='agnhost' "
+                    "(upstream's e2e test image) for UDP and SCTP probes"
+                )
+            command = kubectl.connect_command(src.name, probe.host, probe.port, probe.protocol, probe.timeout,
+                                              src.namespace)
+            conn = traffic.connect(self._state, src, probe.host, probe.port, probe.protocol, self.external_hosts)
+            outcome, text, code = connect_text(conn, probe.host, src, dns_blocked=self._dns_blocked(src))
+        return ProbeResult(src.key, f"{probe.host}:{probe.port}/{probe.protocol}", outcome, text, command, code)
+
+    def outside_probe(self, probe: OutsideProbe) -> ProbeResult:
+        client = probe.client or HOST_ADDRESS
+        conn = traffic.from_outside(self._state, self.node_list, client, probe.address, probe.port, "TCP")
+        netloc = busybox.hostport(probe.address, probe.port)
+        url = f"http://{netloc}{probe.path}"
+        outcome, text, code = _wget_text(conn, netloc, probe.path, "")
+        return ProbeResult(f"outside/{client}", url, outcome, text, kubectl.outside_wget_command(url, probe.timeout),
+                           code)
+
+    def _dns_blocked(self, src: Pod) -> bool:
+        dns = traffic.dns_verdict(self._state, src)
+        return dns is None or not dns.allowed
 
     def dns_verdict(self, src: Pod) -> Verdict | None:
         """The verdict on ``src``'s lookup to the first CoreDNS pod that admits it (else the first)."""
-        verdicts = [
-            evaluate(self._state, src, pod, 53, "UDP")
-            for pod in self._state.pods.values()
-            if pod.namespace == SYSTEM_NAMESPACE and all(pod.labels.get(k) == v for k, v in COREDNS_LABELS.items())
-        ]
-        for v in verdicts:
-            if v.allowed:
-                return v
-        return verdicts[0] if verdicts else None
+        return traffic.dns_verdict(self._state, src)
 
     def resolve(self, src: Pod, host: str) -> str | None:
         """The address ``host`` resolves to from ``src``, or None (no such name, or DNS is blocked)."""
-        if ip_value(host) is not None:
-            return host
-        dns = self.dns_verdict(src)
-        if dns is None or not dns.allowed:
-            return None
-        for name in _search_list(host, src.namespace):
-            labels = name.split(".")
-            if len(labels) >= 2 and ".".join(labels[2:]) == f"svc.{CLUSTER_DOMAIN}":
-                svc = self._state.services.get(f"{labels[1]}/{labels[0]}")
-                if svc is not None and svc.cluster_ip:
-                    return svc.cluster_ip
-        return self.external_hosts.get(host.rstrip("."))
+        return traffic.resolve(self._state, src, host, self.external_hosts)
 
     def route(self, address: str, port: int) -> Route:
         """Follow ``address:port`` as kube-proxy would: a Service to its endpoint, a pod IP to the pod."""
-        svc = self._state.service_by_ip(address)
-        if svc is not None:
-            sport = svc.port_for(port, "TCP")
-            if sport is None:
-                return Route(address, None, port, svc, reachable=False)
-            endpoints = self._state.endpoints(svc, sport)
-            if not endpoints:
-                return Route(address, None, port, svc)  # no endpoints: kube-proxy rejects
-            pod = endpoints[0]
-            target = sport.target_port
-            if isinstance(target, str):
-                target = pod.resolve_port(target, sport.protocol) or 0  # an endpoint defines it
-            return Route(address, pod, int(target), svc)
-        pod = self._state.pod_by_ip(address)
-        return Route(address, pod, port)
+        return traffic.route(self._state, address, port)
+
+
+def _wget_text(conn: traffic.Connection, netloc: str, path: str, external_body: str) -> tuple[Outcome, str, int]:
+    """busybox ``wget -qO-``'s output and exit status for a connection (``netloc`` as in the URL)."""
+    if conn.outcome == "dns-failure":
+        return "dns-failure", busybox.wget_bad_address(netloc), 1
+    if conn.outcome == "blocked":
+        return "blocked", busybox.WGET_TIMEOUT, 1
+    if conn.outcome == "refused":
+        return "refused", busybox.wget_refused(str(conn.address)), 1
+    if conn.pod is None:
+        return "allowed", external_body, 0
+    status, body = traffic.http_response(conn.pod, conn.port, path)
+    if status >= 400:
+        return "allowed", busybox.wget_http_error(status), 1  # the server answered: policy let it through
+    return "allowed", body, 0
+
+
+def nc_text(conn: traffic.Connection, host: str) -> tuple[Outcome, str, int]:
+    """busybox ``nc -v -w T host port``'s output (stderr, then what the server sent) and exit status."""
+    if conn.outcome == "dns-failure":
+        return "dns-failure", busybox.nc_bad_address(host), 1
+    address = str(conn.address)
+    if conn.outcome == "blocked":
+        return "blocked", busybox.nc_timed_out(host, address, _asked_port(conn)), 1
+    if conn.outcome == "refused":
+        return "refused", "", 1  # a single -v does not print refusals
+    sent = traffic.tcp_greeting(conn.pod, conn.port) if conn.pod is not None else ""
+    return "allowed", busybox.nc_open(host, address, _asked_port(conn)) + ("\n" + sent if sent else ""), 0
+
+
+def connect_text(conn: traffic.Connection, host: str, src: Pod, dns_blocked: bool) -> tuple[Outcome, str, int]:
+    """agnhost ``connect``'s output (nothing on success) and exit status."""
+    if conn.outcome == "dns-failure":
+        return "dns-failure", busybox.agnhost_dns_failure(host, f"{DNS_SERVICE_IP}:53", dns_blocked), 1
+    if conn.outcome == "allowed":
+        return "allowed", "", 0
+    local = busybox.hostport(src.ip or "", 0).rsplit(":", 1)[0] + f":{busybox.EPHEMERAL_PORT}"
+    remote = busybox.hostport(str(conn.address), _asked_port(conn))
+    outcome: Outcome = "refused" if conn.outcome == "refused" else "blocked"
+    return outcome, busybox.agnhost_failure(conn.protocol, conn.outcome, local, remote), 1
+
+
+def _asked_port(conn: traffic.Connection) -> int:
+    """The port the client asked for (a Service's port; ``conn.port`` is the pod's after DNAT)."""
+    return conn.asked_port or conn.port
 
 
 def _same_content(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
@@ -340,31 +396,3 @@ def _same_content(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
         return (o.get("metadata") or {}).get("labels") or {}
 
     return before.get("spec") == after.get("spec") and labels(before) == labels(after)
-
-
-def _search_list(host: str, namespace: str) -> list[str]:
-    """The names resolv.conf's search path makes of ``host`` in a pod of ``namespace`` (ndots:5)."""
-    host = host.rstrip(".")
-    suffixes = [f"{namespace}.svc.{CLUSTER_DOMAIN}", f"svc.{CLUSTER_DOMAIN}", CLUSTER_DOMAIN]
-    return [f"{host}.{s}" for s in suffixes] + [host]
-
-
-def _listens(pod: Pod, port: int) -> bool:
-    """Where the pod's server really listens: its image decides, not ``containerPort``.
-
-    Stock nginx listens on 80 whatever the pod declares (``containerPort`` is informational
-    in Kubernetes), so ``lab.run(image="nginx", port=8080)`` refuses on 8080, as on a real
-    cluster. Another image is taken to listen on its declared TCP ports.
-    """
-    if _is_nginx(pod):
-        return port == NGINX_PORT
-    return pod.serves(port, "TCP")
-
-
-def _is_nginx(pod: Pod) -> bool:
-    image = pod.image.rsplit("/", 1)[-1]
-    return image == "nginx" or image.startswith(("nginx:", "nginx@"))
-
-
-def _http_body(pod: Pod) -> str:
-    return kubectl.nginx_index() if _is_nginx(pod) else ""
