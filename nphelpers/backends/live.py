@@ -913,8 +913,20 @@ class LiveBackend:
         return state
 
     # -- probing -----------------------------------------------------------------------------
+    def _real_url(self, url: str) -> str:
+        """``url`` with a Service name in the lesson's ``default`` (``api.default``, ``api.default.svc...``)
+        pointed at the lab namespace that stands in for it; any other URL as it is."""
+        scheme, sep, rest = url.rpartition("://")
+        host, slash, path = rest.partition("/")
+        name, colon, port = host.partition(":")
+        labels = name.split(".")
+        if len(labels) >= 2 and labels[1] == "default" and (len(labels) == 2 or labels[2] == "svc"):
+            labels[1] = self.lab_namespace
+            host = ".".join(labels) + colon + port
+        return scheme + sep + host + slash + path
+
     def _probe(self, lesson_ns: str, real_ns: str, pod: str, url: str, timeout: int) -> ProbeResult:
-        command = ["sh", "-c", wget_script(url, timeout)]
+        command = ["sh", "-c", wget_script(self._real_url(url), timeout)]
         shown = kubectl.wget_command(pod, url, timeout=timeout, namespace=lesson_ns)  # as the simulator shows it
         try:
             raw = self.api.exec(real_ns, pod, command, timeout=timeout + EXEC_GRACE)
