@@ -940,7 +940,9 @@ class LiveBackend:
             outcome, text = parse_wget_output(raw)
         except BackendError as err:
             raise BackendError(f"pod {lesson_ns}/{pod}: {err}") from None
-        return ProbeResult(source=f"{lesson_ns}/{pod}", url=url, outcome=outcome, output=text, command=shown)
+        code = live_probes.split_status(raw)[1]
+        return ProbeResult(source=f"{lesson_ns}/{pod}", url=url, outcome=outcome, output=text, command=shown,
+                           exit_code=code if code is not None else None)
 
     def wget(self, source: str, url: str, timeout: int | None = None) -> ProbeResult:
         """One ``wget -qO- --timeout=T url`` in pod ``source`` (``ns/name`` in lesson names).
@@ -1019,8 +1021,9 @@ class LiveBackend:
     # -- probes beyond wget (scripts and parsers: live_probes) ----------------------------------
     def _exec_probe_once(self, probe: Probe) -> ProbeResult:
         lesson_ns, real_ns, pod = self._split_key(probe.source)
+        real_host = self._real_url(f"x://{probe.host}").removeprefix("x://")  # api.default -> api.nphelpers-lab
         if probe.tool == "nc":
-            script = live_probes.nc_script(probe.host, probe.port, probe.timeout)
+            script = live_probes.nc_script(real_host, probe.port, probe.timeout)
             shown = kubectl.nc_command(pod, probe.host, probe.port, probe.timeout, lesson_ns)
             parse = live_probes.parse_nc_output
         else:
@@ -1031,7 +1034,7 @@ class LiveBackend:
                     f"pod {lesson_ns}/{pod} has no /agnhost to run: run the client with image='agnhost' "
                     "(upstream's e2e test image) for UDP and SCTP probes"
                 )
-            script = live_probes.connect_script(probe.host, probe.port, probe.protocol, probe.timeout)
+            script = live_probes.connect_script(real_host, probe.port, probe.protocol, probe.timeout)
             shown = kubectl.connect_command(pod, probe.host, probe.port, probe.protocol, probe.timeout, lesson_ns)
             parse = live_probes.parse_connect_output
         # nc waits up to twice -w after connecting (its select timeout, stdin at its end)
@@ -1048,6 +1051,8 @@ class LiveBackend:
             outcome, text, code = parse(raw)
         except BackendError as err:
             raise BackendError(f"pod {lesson_ns}/{pod}: {err}") from None
+        if real_host != probe.host:  # the tools print the name as typed: the lesson's
+            text = live_probes.lesson_host(text, real_host, probe.host)
         url = f"{probe.host}:{probe.port}/{probe.protocol}"
         return ProbeResult(f"{lesson_ns}/{pod}", url, outcome, text, shown, code)
 

@@ -101,6 +101,16 @@ def parse_connect_output(raw: str) -> tuple[Outcome, str, int]:
     raise BackendError(f"unexpected agnhost connect output (exit status {rc}): {text[:200]!r}")
 
 
+def lesson_host(text: str, real: str, lesson: str) -> str:
+    """The tool's first line with the host name it was given (``api.nphelpers-lab``) put back as the
+    lesson typed it (``api.default``): ``HOST (ip:port) open``, ``nc: HOST (...``, ``'HOST'``, ``lookup HOST on``."""
+    first, nl, rest = text.partition("\n")
+    pairs = ((f"{real} (", f"{lesson} ("), (f"'{real}'", f"'{lesson}'"), (f"lookup {real} ", f"lookup {lesson} "))
+    for before, after in pairs:
+        first = first.replace(before, after)
+    return first + nl + rest
+
+
 MAX_BODY = 1_000_000  # bytes an outside GET reads at most
 
 
