@@ -593,7 +593,8 @@ class Lab:
         """
         result = self.outside(service, port=port, path=path, client=client, node=node, timeout=timeout,
                               namespace=namespace)
-        self._cmd(result.command + f"   # from {result.source.removeprefix('outside/')}, outside the cluster")
+        where = "this machine" if client is None else str(client).strip()
+        self._cmd(result.command + f"   # from {where}, outside the cluster")
         if result.output:
             self._say(result.output.rstrip("\n"))
 

@@ -708,10 +708,21 @@ def _check_service_spec(raw: Any) -> None:
         node_port = port.get("nodePort")
         if node_port is not None and node_port != 0:
             _check_port_number(node_port, f"{ppath}.nodePort")
+            if stype not in ("NodePort", "LoadBalancer"):
+                _fail(f"{ppath}.nodePort", f"forbidden: may not be used when `type` is '{stype or 'ClusterIP'}'")
+            if not 30000 <= node_port <= 32767:
+                _invalid(f"{ppath}.nodePort", node_port,
+                         "provided port is not in the valid range. The range of valid ports is 30000-32767")
         key = (number, protocol or "TCP")
         if key in seen:
             _fail(ppath, f"duplicate value: port {number}/{key[1]} is already in spec.ports[{seen[key]}]")
         seen[key] = i
+    policy = spec.get("externalTrafficPolicy")
+    if policy is not None and policy != "":
+        if policy not in ("Cluster", "Local"):
+            _unsupported("spec.externalTrafficPolicy", policy, ("Cluster", "Local"))
+        if stype not in ("NodePort", "LoadBalancer"):
+            _invalid("spec.externalTrafficPolicy", policy, "may only be set for externally-accessible services")
     if stype == "ExternalName":
         if not spec.get("externalName"):
             _required("spec.externalName")

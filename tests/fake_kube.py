@@ -661,6 +661,8 @@ class FakeKube:
             else:
                 outcome = "allowed"
         if outcome == "allowed":
+            if (parts.path or "/") not in ("/", "/index.html"):  # nginx's default server: 404 elsewhere
+                return "wget: server returned error: HTTP/1.1 404 Not Found", 1
             return NGINX_PAGE, 0
         if outcome == "blocked":
             return "wget: download timed out", 1
