@@ -118,7 +118,7 @@ def test_print_criteria(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
 def test_frontend_only_exercise(lab: Lab) -> None:
     results = lesson02.check_frontend_only(lab)
     assert [bool(r) for r in results] == [True, False, True, True]
-    assert "role: frontend" in results[1].reason
+    assert "role: frontend" in results[1].reason and results[1].name == "app=bookstore is kept out"
     lab.apply(lesson02.frontend_only_yaml())
     assert all(lesson02.check_frontend_only(lab))
     assert [p.name for p in lab.state().pods.values() if p.name.startswith("check-")] == []  # clients deleted
