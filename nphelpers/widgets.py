@@ -771,7 +771,8 @@ class LabelToggles:
         for r in self._probes:
             word, colour = _OUTCOME_STYLE.get(r.outcome, (r.outcome, "#000"))
             rows.append(
-                f'<tr><td style="vertical-align:top"><code>{html.escape(_short(r.source))}</code></td>'
+                f'<tr><td style="vertical-align:top;white-space:nowrap">'
+                f"<code>{html.escape(_short(r.source))}</code></td>"
                 f'<td style="color:{colour};font-weight:600;vertical-align:top;white-space:nowrap">'
                 f"{html.escape(word)}</td>"
                 f'<td style="{_WRAP}"><code>{html.escape(_first_line(r.output) or "(empty)")}</code></td></tr>'

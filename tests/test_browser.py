@@ -116,6 +116,8 @@ def test_lesson_02_label_widget_in_chromium(tmp_path: Path) -> None:
         "NPHELPERS_BACKEND": "simulated",
         # the kernel imports this checkout's package, whatever else is installed
         "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p),
+        # the project's JupyterLab defaults, as scripts/lab.sh and Binder use them (no widget state saved)
+        "JUPYTER_CONFIG_PATH": str(REPO / "jupyter"),
     }
     console: list[str] = []
     with jupyterlab(root, tmp_path / "jupyter", env, timeout=budget.ms(60) / 1000) as server, sync_playwright() as pw:

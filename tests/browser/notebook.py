@@ -222,7 +222,7 @@ class LabelWidgetView:
     }"""
 
     PROBE_TABLE = """root => {
-        const table = [...root.querySelectorAll('table')].find(t => /\\bfrom\\b/.test(t.rows[0]?.innerText || ''));
+        const table = root.querySelector('.nphelpers-probes table');
         if (!table) return null;
         return Object.fromEntries([...table.rows].slice(1).map(r => {
             const cells = [...r.cells].map(c => c.innerText.trim());
