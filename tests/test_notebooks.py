@@ -397,3 +397,22 @@ def test_stored_outputs_hold_on_the_live_backend(
     assert not unknown, "\n".join(unknown)
     if known:
         pytest.xfail("; ".join(sorted(known)))
+
+
+# -- the README's notebook snippet runs as written ----------------------------------------
+def _readme_snippet() -> str:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## In a notebook", 1)[1]
+    return section.split("```python", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.xfail(strict=True, raises=NameError,
+                   reason="README.md's snippet uses `before` before defining it; the lesson-02 report gives the "
+                          "corrected snippet (README.md is the coordinator's): remove this marker when it lands")
+def test_readme_notebook_snippet_runs_as_written(monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(NOTEBOOKS)  # the snippet applies manifests/api-allow.yaml, as the lessons do
+    monkeypatch.setenv("NPHELPERS_BACKEND", "simulated")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    exec(compile(_readme_snippet(), "README.md", "exec"), {})
+    assert "nginx" in capsys.readouterr().out
