@@ -11,7 +11,8 @@ the notebook's width, no horizontal scrollbar, no clipped button or text), ticks
 ``app=bookstore`` on ``test-blocked`` and checks that the probe turns from a timeout into
 nginx's page, the matrix is redrawn and the ``kubectl label`` command is shown; unticks and
 checks that ``app=other`` is back; then runs up to the policy editor and checks that it starts
-with ``api-allow`` and fits too. Screenshots go to ``artifacts/browser/``.
+with ``api-allow`` and fits too. Last, the notebook file must be unchanged (no autosave), and a
+deliberate save must store no widget state. Screenshots go to ``artifacts/browser/``.
 
 The test skips when chromium (or Playwright or JupyterLab) is missing, unless
 ``NPHELPERS_REQUIRE_BROWSER=1`` (CI), where that is a failure.
@@ -206,6 +207,21 @@ def test_lesson_02_label_widget_in_chromium(tmp_path: Path) -> None:
             assert "name: api-allow" in editor.locator("textarea").input_value()
             page.screenshot(path=str(ARTIFACTS / "lesson-02-editor.png"))
             _assert_fits(editor, "the policy editor")
+
+            # 6. The project's JupyterLab settings are in force (no autosave, no widget state, no news), so
+            # running the lesson did not rewrite it, and a deliberate save stores no widget state.
+            for plugin, key, value in (("@jupyterlab/docmanager-extension:plugin", "autosave", False),
+                                       ("@jupyter-widgets/jupyterlab-manager:plugin", "saveState", False),
+                                       ("@jupyterlab/apputils-extension:notification", "fetchNews", "false")):
+                settings = server.settings(plugin)
+                assert settings.get(key) == value, f"{plugin}: {key} is {settings.get(key)!r}, not {value!r}"
+            copy = root / LESSON
+            assert copy.read_bytes() == lesson_source.read_bytes(), "the notebook was saved behind the student's back"
+            notebook.select_cell(editor_cell)
+            page.keyboard.press("Control+s")
+            _wait_for(lambda: copy.read_bytes() != lesson_source.read_bytes(), budget.ms(15), "the save", page)
+            saved = json.loads(copy.read_text())
+            assert "widgets" not in saved["metadata"], "widget state was saved into the notebook"
 
             broken = [m for m in console if m.startswith("pageerror") or re.search(r"widget|model", m, re.I)]
             assert not broken, "the page reported errors:\n" + "\n".join(broken)

@@ -267,12 +267,13 @@ LAB_SH = REPO / "scripts" / "lab.sh"
 OVERRIDES = REPO / "jupyter" / "labconfig" / "default_setting_overrides.json"
 
 
-def test_lab_settings_turn_off_news_and_saved_widget_state() -> None:
+def test_lab_settings_turn_off_news_saved_widget_state_and_autosave() -> None:
     import json
 
     overrides = json.loads(OVERRIDES.read_text())
     assert overrides["@jupyterlab/apputils-extension:notification"] == {"fetchNews": "false", "checkForUpdates": False}
     assert overrides["@jupyter-widgets/jupyterlab-manager:plugin"] == {"saveState": False}
+    assert overrides["@jupyterlab/docmanager-extension:plugin"] == {"autosave": False}
 
 
 def test_binder_ships_the_lab_settings() -> None:
