@@ -224,8 +224,8 @@ def wget_head(lab: Lab, target: str = "apiserver", *, from_pod: str, lines: int 
     """
     result = lab.probe(target, from_pod=from_pod, timeout=timeout)
     url = target if "://" in target else f"http://{target}"
-    pod, _, ns = (from_pod.partition("/")[2], None, from_pod.partition("/")[0]) if "/" in from_pod else \
-        (from_pod, None, lab.namespace)
+    ns, _, pod = from_pod.rpartition("/")
+    ns = ns or lab.namespace
     shell = f"'wget -qO- --timeout={timeout} {url} | head -n {lines}'"
     parts = ["kubectl", "exec", pod] + (["-n", ns] if ns != "default" else []) + ["--", "sh", "-c", shell]
     print("$ " + " ".join(parts))
@@ -235,6 +235,8 @@ def wget_head(lab: Lab, target: str = "apiserver", *, from_pod: str, lines: int 
 
 def get_pods(lab: Lab, selector: str | None = None, label_columns: Sequence[str] = ()) -> None:
     """``kubectl get pods [-l SELECTOR] -o custom-columns=NAME,...``: the pods a selector picks, and chosen labels.
+
+    ``selector`` is equality-based, ``key=value[,key=value...]``, as a policy's ``matchLabels`` reads.
 
     ``-l app=bookstore,role=api`` is the kubectl form of a policy's ``podSelector.matchLabels``
     (what ``lab.selected_by`` answers). With ``label_columns`` it prints a column per label key,

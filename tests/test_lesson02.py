@@ -122,3 +122,51 @@ def test_frontend_only_exercise(lab: Lab) -> None:
     lab.apply(lesson02.frontend_only_yaml())
     assert all(lesson02.check_frontend_only(lab))
     assert [p.name for p in lab.state().pods.values() if p.name.startswith("check-")] == []  # clients deleted
+
+
+def test_wget_head_prints_what_the_pipeline_prints(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    lesson02.wget_head(lab, "apiserver", from_pod="test-allowed")
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (f"$ kubectl exec test-allowed -n {NS} -- sh -c "
+                      "'wget -qO- --timeout=2 http://apiserver | head -n 4'")
+    assert out[1:] == ["<!DOCTYPE html>", "<html>", "<head>", "<title>Welcome to nginx!</title>"]
+    lesson02.wget_head(lab, "apiserver", from_pod="test-blocked")
+    # wget's error line, and no exit code: the pipeline's status is head's
+    assert capsys.readouterr().out.splitlines()[1:] == ["wget: download timed out"]
+
+
+def test_wget_head_from_another_namespace(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    lab.apply_objects([
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "c", "namespace": "other", "labels": {"app": "x"}},
+         "spec": {"containers": [{"name": "c", "image": "alpine", "command": ["sleep", "3600"]}]}},
+    ])
+    lesson02.wget_head(lab, f"apiserver.{NS}", from_pod="other/c")
+    assert capsys.readouterr().out.startswith(f"$ kubectl exec c -n other -- sh -c 'wget -qO- --timeout=2 "
+                                              f"http://apiserver.{NS} | head -n 4'\nwget: download timed out")
+
+
+def test_get_pods_by_selector_and_label_columns(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    lesson02.get_pods(lab, "app=bookstore", label_columns=["app", "role"])
+    assert capsys.readouterr().out.splitlines() == [
+        f"$ kubectl get pods -l app=bookstore -n {NS} -o custom-columns="
+        "'NAME:.metadata.name,APP:.metadata.labels.app,ROLE:.metadata.labels.role'",
+        "NAME           APP         ROLE",
+        "apiserver      bookstore   api",
+        "test-allowed   bookstore   frontend",
+    ]
+    lesson02.get_pods(lab, "app=nothing")
+    assert capsys.readouterr().out.splitlines()[-1] == f"No resources found in {NS} namespace."
+
+
+def test_jsonpath_and_compact_matrix(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    lesson02.jsonpath(lab, "apiserver", ".metadata.labels.role")
+    assert capsys.readouterr().out.splitlines()[1] == "api"
+    table = repr(lesson02.compact(lab.matrix()))
+    assert table.splitlines()[1:] == [
+        "from \\ to        1  2  3",
+        " 1 apiserver     -  .  .",
+        " 2 test-allowed  .  -  .",
+        " 3 test-blocked  X  .  -",
+    ]
+    assert max(len(line) for line in table.splitlines()) <= 100
