@@ -411,7 +411,11 @@ def _readme_snippet() -> str:
                           "corrected snippet (README.md is the coordinator's): remove this marker when it lands")
 def test_readme_notebook_snippet_runs_as_written(monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from nphelpers.lab import Lab
+
     monkeypatch.chdir(NOTEBOOKS)  # the snippet applies manifests/api-allow.yaml, as the lessons do
+    # Lab's default out= is the sys.stdout of import time; under pytest that stream may be closed by now.
+    monkeypatch.setitem(Lab.__init__.__kwdefaults__, "out", _Stdout())
     monkeypatch.setenv("NPHELPERS_BACKEND", "simulated")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     exec(compile(_readme_snippet(), "README.md", "exec"), {})
