@@ -190,9 +190,13 @@ def check_frontend_only(lab: Lab, policy: str = "api-allow", server: str = "apis
     Probes from throw-away clients (started quietly, deleted after) check the goal on traffic,
     not on the YAML: any policy that has this effect passes.
     """
-    cases = [("app=bookstore,role=frontend", True), ("app=bookstore", False), ("app=other,role=frontend", False)]
+    cases = [  # client labels, must get in, the hint when it does the opposite
+        ("app=bookstore,role=frontend", True, "from's podSelector must match app=bookstore,role=frontend"),
+        ("app=bookstore", False, "add role: frontend to from's matchLabels"),
+        ("app=other,role=frontend", False, "keep app: bookstore in from's matchLabels"),
+    ]
     results = []
-    for labels, should in cases:
+    for labels, should, hint in cases:
         name = "check-" + labels.replace("=", "-").replace(",", "-")
         with lab.quiet():
             lab.run(name, image="alpine", labels=labels)
@@ -201,8 +205,6 @@ def check_frontend_only(lab: Lab, policy: str = "api-allow", server: str = "apis
             finally:
                 lab.delete("pod", name)
         got = outcome == "allowed"
-        hint = ("add role: frontend to from's matchLabels" if not should
-                else "from's podSelector must match app=bookstore,role=frontend")
         results.append(Criterion(f"{labels} is {'let in' if should else 'kept out'}", got == should,
                                  outcome if got == should else f"{outcome}; {hint}"))
     try:

@@ -830,7 +830,10 @@ class PolicyEditor:
         self._image = b""
         self._matrix_markup = ""
 
-        self._w_text = W.Textarea(value=text or _policy_yaml(lab, policy), rows=rows,
+        self._policy = policy
+        self._filled = "" if text else _policy_yaml(lab, policy)  # what the editor loaded from the cluster
+        self._busy = False
+        self._w_text = W.Textarea(value=text or self._filled, rows=rows,
                                   layout=W.Layout(width="100%", max_width="100%"))
         validate = W.Button(description="Validate", icon="check", layout=W.Layout(width="auto"))
         apply = W.Button(description="Apply", icon="upload", button_style="primary", layout=W.Layout(width="auto"))
@@ -845,6 +848,7 @@ class PolicyEditor:
         self._view = _View(parts, lambda: None, self.static,
                            layout=W.Layout(width="100%", max_width="100%", overflow="hidden"))
         self._view.add_class("nphelpers-policy-editor")
+        lab.on_change(self._on_lab_change, key="nphelpers.widgets.PolicyEditor")
 
     # -- read-only results ----------------------------------------------------------
     @property
@@ -914,12 +918,15 @@ class PolicyEditor:
             return []
         state = self.lab.state()
         before = reachability(state, self.port, self.protocol, pods=self._lab_pods(state))
+        self._busy = True
         try:
             with self.lab.captured() as printed:
                 self.lab.apply_objects(self._objects)
         except NphelpersError as err:
             self._show_error(str(err))
             return []
+        finally:
+            self._busy = False
         lines = list(printed)
         self._lines = lines
         state = self.lab.state()
@@ -952,6 +959,25 @@ class PolicyEditor:
         display(self._view)
 
     # -- internals --------------------------------------------------------------------
+    def _on_lab_change(self) -> None:
+        """The cluster changed through the lab (not by this editor): follow the policy in force if the
+        text is still what the editor loaded, and redraw a shown matrix without a diff."""
+        if self._busy:
+            return
+        try:
+            if self._filled and self.text == self._filled:
+                self._filled = _policy_yaml(self.lab, self._policy)
+                self._w_text.value = self._filled
+            if self._matrix is not None:
+                state = self.lab.state()
+                self._previous = self._matrix = reachability(state, self.port, self.protocol,
+                                                             pods=self._lab_pods(state))
+                if self.matrix_format == "html":
+                    self._matrix_markup = matrix_html(self._matrix)
+                    self._w_matrix.value = self._matrix_markup
+        except NphelpersError as err:
+            self._show_error(str(err))
+
     def _lab_pods(self, state: ClusterState) -> list[str]:
         return sorted(k for k, p in state.pods.items() if p.namespace == self.lab.namespace)
 

@@ -170,3 +170,26 @@ def test_jsonpath_and_compact_matrix(lab: Lab, capsys: pytest.CaptureFixture[str
         " 3 test-blocked  X  .  -",
     ]
     assert max(len(line) for line in table.splitlines()) <= 100
+
+
+@pytest.mark.parametrize("wrong, failed, hint", [
+    # the frontend alone, without app=bookstore: a stranger with role=frontend gets in
+    ("            role: frontend\n", "app=other,role=frontend is kept out", "keep app: bookstore"),
+    # the two labels as two peers: that is OR, so both other clients get in
+    ("            app: bookstore\n      - podSelector:\n          matchLabels:\n            role: frontend\n",
+     "app=bookstore is kept out", "add role: frontend"),
+])
+def test_frontend_only_typical_wrong_answers_fail_with_the_right_hint(lab: Lab, wrong: str, failed: str,
+                                                                      hint: str) -> None:
+    text = lesson02.frontend_only_yaml().replace("            app: bookstore\n            role: frontend\n", wrong)
+    assert text != lesson02.frontend_only_yaml()
+    lab.apply(text)
+    results = {r.name: r for r in lesson02.check_frontend_only(lab)}
+    assert not results[failed] and hint in results[failed].reason
+    assert results["app=bookstore,role=frontend is let in"]
+
+
+def test_frontend_only_a_policy_that_protects_nothing_fails(lab: Lab) -> None:
+    lab.apply(lesson02.frontend_only_yaml().replace("role: api", "role: apiserver"))
+    results = lesson02.check_frontend_only(lab)
+    assert not results[-1] and "keep its podSelector" in results[-1].reason

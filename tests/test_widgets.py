@@ -398,3 +398,20 @@ def test_widgets_talk_only_to_the_lab() -> None:
     source = inspect.getsource(widgets)
     assert "lab.backend" not in source and "self.backend" not in source
     assert '"kind"' not in source and "getattr(" not in source
+
+
+def test_editor_follows_the_policy_in_force_until_edited(lab: Lab) -> None:
+    editor = PolicyEditor(lab)
+    assert "role: frontend" not in editor.text
+    frontend = API_ALLOW.rstrip("\n") + "\n            role: frontend\n"
+    lab.apply(frontend)  # a later cell changes the policy: the unedited editor shows the new one
+    assert "role: frontend" in editor.text
+    editor.text = editor.text.replace("role: frontend", "role: admin")  # the student edits...
+    lab.apply(API_ALLOW)  # ...and a change elsewhere does not overwrite their text
+    assert "role: admin" in editor.text
+    assert editor.apply() == ["networkpolicy.networking.k8s.io/api-allow configured"]
+    assert "role: admin" in editor.text  # its own apply keeps the text as typed
+    lab.label("test-blocked", "app=bookstore")  # a shown matrix follows later changes
+    assert editor.matrix is not None and editor.matrix.is_allowed(BLOCKED, API) is False  # role=admin needed
+    lab.label("test-blocked", "role=admin")
+    assert editor.matrix.is_allowed(BLOCKED, API)
