@@ -514,10 +514,12 @@ def _notifies(verb: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-CHANGING_VERBS = ("run", "expose", "apply", "apply_objects", "delete", "label", "unlabel", "cleanup")
-for _verb in CHANGING_VERBS + tuple(v for v in ("create_namespace", "label_namespace", "unlabel_namespace")
-                                    if hasattr(Lab, v)):
-    setattr(Lab, _verb, _notifies(getattr(Lab, _verb)))
+# The verbs that may change the cluster (those a Lab defines; namespace verbs once it has them).
+CHANGING_VERBS = ("run", "expose", "apply", "apply_objects", "delete", "label", "unlabel", "cleanup",
+                  "create_namespace", "delete_namespace", "label_namespace", "unlabel_namespace")
+for _verb in CHANGING_VERBS:
+    if _verb in vars(Lab):
+        setattr(Lab, _verb, _notifies(vars(Lab)[_verb]))
 
 
 
