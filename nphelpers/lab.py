@@ -22,9 +22,10 @@ mistake is one :class:`~nphelpers.errors.NphelpersError` line, never a traceback
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -809,6 +810,107 @@ class Lab:
         from .predict import predict
 
         return predict(self, blocked, port=port, protocol=protocol, after=after, pods=pods, say=self._say)
+
+    # -- added for lesson 02 and its widgets (issue 9); kept apart so that it merges -------
+    def get_endpoints(self, name: str | None = None) -> None:
+        """``kubectl get endpoints [NAME]``: which pods (and ports) stand behind each Service.
+
+        Printed as custom columns naming the pods rather than their addresses (which differ
+        between clusters); a Service whose selector matches no pod shows ``<none>``.
+        """
+        from .lesson02 import endpoints_objects, get_endpoints, get_endpoints_command
+
+        state = self.state()
+        services = self._in_lab(state.services)
+        if name is not None:
+            services = [s for s in services if s.name == name]
+            if not services:
+                raise NotFoundError(f'endpoints "{name}" not found in namespace "{self.namespace}"')
+        self._cmd(get_endpoints_command(name, self.namespace))
+        objects = endpoints_objects(state, services)
+        self._say(get_endpoints(objects) if objects else f"No resources found in {self.namespace} namespace.")
+
+    @property
+    def probes_take_seconds(self) -> bool:
+        """True on a live cluster, where every probe really runs in a pod (widgets probe on demand there)."""
+        return self.backend.name != "simulated"
+
+    @property
+    def changes(self) -> int:
+        """How many verbs that may change the cluster ran through this lab (widgets compare it)."""
+        return self.__dict__.get("_change_count", 0)
+
+    def on_change(self, callback: Callable[[], None], *, key: str | None = None) -> Callable[[], None]:
+        """Call ``callback()`` after every verb that may change the cluster; returns an unsubscribe function.
+
+        With ``key``, a new callback replaces the one registered under the same key (a widget
+        shown again replaces its older copy). A callback that raises is dropped.
+        """
+        listeners: dict[object, Callable[[], None]] = self.__dict__.setdefault("_listeners", {})
+        token: object = key if key is not None else object()
+        listeners[token] = callback
+        return lambda: listeners.pop(token, None) if listeners.get(token) is callback else None
+
+    @contextlib.contextmanager
+    def captured(self) -> Iterator[list[str]]:
+        """``with lab.captured() as lines:``: run verbs and collect what they print instead of printing it."""
+        lines: list[str] = []
+        saved, self._out = self._out, _Lines(lines)
+        try:
+            yield lines
+        finally:
+            self._out = saved
+
+    def _changed(self) -> None:
+        self.__dict__["_change_count"] = self.changes + 1
+        listeners = self.__dict__.get("_listeners", {})
+        for token, callback in list(listeners.items()):
+            try:
+                callback()
+            except Exception:  # a broken widget must not break the student's cell
+                listeners.pop(token, None)
+
+
+class _Lines:
+    """A write-only text stream that keeps the lines printed to it."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        *done, self._partial = (self._partial + text).split("\n")
+        self.lines.extend(done)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _notifies(verb: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a changing verb so that the lab's listeners hear of it once, after the outermost call."""
+
+    @functools.wraps(verb)
+    def wrapper(self: Lab, *args: Any, **kwargs: Any) -> Any:
+        depth = self.__dict__.get("_verb_depth", 0)
+        self.__dict__["_verb_depth"] = depth + 1
+        try:
+            return verb(self, *args, **kwargs)
+        finally:
+            self.__dict__["_verb_depth"] = depth
+            if depth == 0:
+                self._changed()
+
+    return wrapper
+
+
+# The verbs that may change the cluster (those a Lab defines; namespace verbs once it has them).
+CHANGING_VERBS = ("run", "expose", "apply", "apply_objects", "delete", "label", "unlabel", "cleanup",
+                  "create_namespace", "delete_namespace", "label_namespace", "unlabel_namespace")
+for _verb in CHANGING_VERBS:
+    if _verb in vars(Lab):
+        setattr(Lab, _verb, _notifies(vars(Lab)[_verb]))
+
 
 
 def _namespace_name(name: Any) -> str:

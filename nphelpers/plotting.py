@@ -46,6 +46,8 @@ __all__ = [
     "ALLOWED_COLOR",
     "BLOCKED_COLOR",
     "CHANGED_COLOR",
+    "SELF_COLOR",
+    "SELF_LABEL",
     "DETAIL_LIMIT",
     "diff_cells",
     "plot_matrix",
@@ -57,6 +59,8 @@ __all__ = [
 ALLOWED_COLOR = "#2166AC"
 BLOCKED_COLOR = "#FDB863"
 CHANGED_COLOR = "#111111"
+SELF_COLOR = "#E8E8E8"  # a pod to itself: always allowed (the docs: a pod cannot block access to itself)
+SELF_LABEL = "self (always allowed)"
 _ALLOWED_INK = "#FFFFFF"  # glyph colour on an allowed cell
 _BLOCKED_INK = "#5B3A00"  # glyph colour on a blocked cell
 _SEPARATOR_COLOR = "#222222"
@@ -305,10 +309,17 @@ def _draw_cells(ax: Axes, matrix: Reachability, geo: _Geometry) -> None:
     edges = np.arange(0.5, n - 1, 1.0)
     segments = [((e, -0.5), (e, n - 0.5)) for e in edges] + [((-0.5, e), (n - 0.5, e)) for e in edges]
     ax.add_collection(LineCollection(segments, colors="white", linewidths=max(0.8, geo.cell_pt * 0.05), zorder=2))
+    # The diagonal, a pod to itself, is always allowed: grey and hatched, without a glyph.
+    diagonal = [Rectangle((i - 0.5, i - 0.5), 1, 1) for i in range(n)]
+    selfs = PatchCollection(diagonal, facecolors=SELF_COLOR, edgecolors="white", hatch="//", linewidths=0,
+                            zorder=2.5)
+    selfs.set_gid("self-cells")
+    ax.add_collection(selfs, autolim=False)
+    off_diagonal = ~np.eye(n, dtype=bool)
     yes, no = _glyphs()
-    rows, cols = np.nonzero(matrix.allowed)
+    rows, cols = np.nonzero(matrix.allowed & off_diagonal)
     _glyph_marks(ax, cols, rows, yes, _ALLOWED_INK, "glyph-allowed")
-    rows, cols = np.nonzero(~matrix.allowed)
+    rows, cols = np.nonzero(~matrix.allowed & off_diagonal)
     _glyph_marks(ax, cols, rows, no, _BLOCKED_INK, "glyph-blocked")
 
 
@@ -428,6 +439,8 @@ def _draw_legend(ax: Axes, geo: _Geometry, changed: Sequence[tuple[str, str, boo
         Patch(facecolor=ALLOWED_COLOR, edgecolor="none", label=f"{yes} allowed"),
         Patch(facecolor=BLOCKED_COLOR, edgecolor="none", label=f"{no} blocked"),
     ]
+    if geo.detail:
+        handles.append(Patch(facecolor=SELF_COLOR, edgecolor="white", hatch="//", label=SELF_LABEL))
     if diff:
         label = f"changed, {compare_label[0]} → {compare_label[1]} ({len(changed)})"
         if geo.detail:

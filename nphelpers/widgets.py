@@ -1,16 +1,24 @@
 """Interactive widgets for the lessons: label toggles and a policy editor (ipywidgets 8).
 
 :class:`LabelToggles` lets a student tick labels on the lab's pods and see at once what
-that does: the reachability matrix (with the cells that changed outlined), real ``wget``
-probes to the lesson's Service, the engine's explanation of one chosen pair, and the
-``kubectl label`` command that makes the same change. :class:`PolicyEditor` is a YAML text
-area that validates and applies a policy, errors shown inline as one line.
+that does: the reachability matrix (the cells that changed outlined), the Service's
+endpoints, real ``wget`` probes to the lesson's Service, the engine's explanation of one
+chosen pair, and the ``kubectl label`` command that made the change. Unticking puts back
+the value the pod had before the tick; "reset labels" puts back every pod's labels as they
+were when the widget was made. :class:`PolicyEditor` is a YAML text area, filled with the
+policy in force, that validates and applies a policy, errors shown inline as one line.
 
-Every callback is a plain method (``toggle``, ``set_label``, ``select``, ``validate``,
-``apply``, ...) and every rendered result is a read-only property, so tests drive the
-widgets without a browser; the ipywidgets event handlers only call those methods. Widgets
-are built once; a change re-renders the matrix to an image (SVG by default, PNG on request)
-and updates widget values in place.
+Both talk only to :class:`nphelpers.Lab` (its verbs, ``state()``, ``probe()``) and listen to
+``lab.on_change``: whatever changes the cluster through the lab (a later cell, the other
+widget, the lesson's cleanup) redraws them. Every callback is a plain method (``toggle``,
+``set_label``, ``reset``, ``select``, ``validate``, ``apply``, ...) and every rendered result
+a read-only property, so tests drive the widgets without a browser.
+
+Layout: panels are stacked and every text wraps at words, so the widget fits a 1024 px
+JupyterLab window with the file browser open. The matrix is an HTML table by default (a
+redraw costs a few milliseconds; ``matrix_format="svg"``/``"png"`` draws the matplotlib
+figure instead). A stored notebook shows a static HTML picture of the widget
+(``_repr_mimebundle_``) where no widget manager runs (GitHub, nbviewer).
 
 ipywidgets and matplotlib are imported here only; :mod:`nphelpers.lab` imports this module
 lazily, so the rest of the package works without them.
@@ -36,31 +44,46 @@ from .validation import validate_labels
 if TYPE_CHECKING:
     from .lab import Lab
 
-__all__ = ["DEFAULT_IMAGE_FORMAT", "DEFAULT_LABELS", "ImageFormat", "LabelToggles", "PolicyEditor", "render_image"]
+__all__ = [
+    "DEFAULT_LABELS",
+    "DEFAULT_MATRIX_FORMAT",
+    "ImageFormat",
+    "LabelToggles",
+    "MatrixFormat",
+    "PolicyEditor",
+    "matrix_html",
+    "render_image",
+]
 
 DEFAULT_LABELS: tuple[tuple[str, str], ...] = (("app", "bookstore"), ("role", "api"))
 MANAGED_BY = "app.kubernetes.io/managed-by"  # bookkeeping label the lab adds; never shown
 PNG_DPI = 90  # sharp enough in JupyterLab, few enough pixels to rasterize quickly
 PNG_COMPRESS = 1  # zlib level: 1 is several times faster than Pillow's 6, for a slightly larger PNG
 ImageFormat = Literal["png", "svg"]
-# SVG by default: no rasterizing and no zlib, so a toggle redraws in roughly 0.5-0.7x the
-# time of PNG (benchmarks/widget_latency.py); PNG is pixel-exact where SVG uses browser fonts.
-DEFAULT_IMAGE_FORMAT: ImageFormat = "svg"
+MatrixFormat = Literal["html", "png", "svg"]
+DEFAULT_MATRIX_FORMAT: MatrixFormat = "html"
 _WIDGET_FORMAT = {"png": "png", "svg": "svg+xml"}  # ipywidgets.Image's name for each
 
+# The figure's colours (nphelpers.plotting), repeated here so the HTML matrix needs no matplotlib.
+_ALLOWED_BG, _ALLOWED_INK = "#2166AC", "#FFFFFF"
+_BLOCKED_BG, _BLOCKED_INK = "#FDB863", "#5B3A00"
+_SELF_BG, _SELF_INK = "#E8E8E8", "#333333"
 _ERROR_STYLE = "color:#b00020;font-weight:600;line-height:1.4"
 _OK_STYLE = "color:#1b5e20"
+_NOTE_STYLE = "color:#555"
 _MONO = "font-family:var(--jp-code-font-family, monospace);font-size:12px"
+_WRAP = "white-space:pre-wrap;word-break:normal;overflow-wrap:anywhere"  # at spaces; a long token breaks too
 _OUTCOME_STYLE = {
     "allowed": ("✓ allowed", "#2166AC"),
-    "blocked": ("✗ blocked", "#8a4b00"),
-    "dns-failure": ("✗ dns-failure", "#8a4b00"),
+    "blocked": ("✗ timed out", "#8a4b00"),
+    "dns-failure": ("✗ bad address", "#8a4b00"),
     "refused": ("✗ refused", "#8a4b00"),
 }
+_FULL = W.Layout(width="100%", max_width="100%")
 
 
 # -- helpers ---------------------------------------------------------------------------
-def render_image(fig: Any, fmt: ImageFormat = DEFAULT_IMAGE_FORMAT) -> bytes:
+def render_image(fig: Any, fmt: ImageFormat = "svg") -> bytes:
     """A matplotlib figure as SVG or PNG bytes (for an ``ipywidgets.Image``); the figure is cleared after.
 
     PNG is pixel-exact. SVG skips rasterizing and compressing, so it is markedly faster;
@@ -78,14 +101,12 @@ def render_image(fig: Any, fmt: ImageFormat = DEFAULT_IMAGE_FORMAT) -> bytes:
     return buf.getvalue()
 
 
-def _plot_image(
-    matrix: Reachability, state: ClusterState, previous: Reachability | None, title: str | None, fmt: ImageFormat
-) -> bytes:
+def _plot_image(matrix: Reachability, state: ClusterState, previous: Reachability | None, fmt: ImageFormat) -> bytes:
     """The matrix figure (a diff against ``previous`` when it covers the same pods) as image bytes."""
     from .plotting import plot_matrix
 
     compare = previous if previous is not None and list(previous.pods) == list(matrix.pods) else None
-    fig = plot_matrix(matrix, state, title=title, compare=compare, compare_label=("before", "after"))
+    fig = plot_matrix(matrix, state, compare=compare, compare_label=("before", "after"))
     return render_image(fig, fmt)
 
 
@@ -100,10 +121,59 @@ def _changed_cells(before: Reachability | None, after: Reachability) -> list[tup
     ]
 
 
-def _label_text(labels: Mapping[str, str]) -> str:
-    """Labels as ``kubectl get --show-labels`` prints them, without the lab's bookkeeping label."""
-    shown = [f"{k}={v}" for k, v in sorted(labels.items()) if k != MANAGED_BY]
-    return ",".join(shown) or "<none>"
+def _short(key: str) -> str:
+    return key.rpartition("/")[2]
+
+
+def _breakable(name: str) -> str:
+    """A pod name that may wrap after its hyphens (``test-<wbr>blocked``), HTML-escaped."""
+    return "-<wbr>".join(html.escape(part) for part in name.split("-"))
+
+
+def matrix_html(matrix: Reachability, previous: Reachability | None = None) -> str:
+    """The reachability matrix as an HTML table: rows are sources ("from"), columns destinations ("to").
+
+    Allowed ✓ (dark blue) and blocked ✗ (light orange) differ in lightness and glyph, as in
+    the figure; a pod to itself is marked *self* (a pod can always reach itself); cells that
+    changed since ``previous`` are outlined and counted.
+    """
+    changed = {(s, d) for s, d, _, _ in _changed_cells(previous, matrix)}
+    namespaces = sorted({k.partition("/")[0] for k in matrix.pods})
+    one_ns = len(namespaces) == 1
+    name = _short if one_ns else (lambda k: k)
+    head = "".join(f'<th style="padding:2px 4px;font-weight:600;vertical-align:bottom">{_breakable(name(d))}</th>'
+                   for d in matrix.pods)
+    rows = []
+    for i, src in enumerate(matrix.pods):
+        cells = []
+        for j, dst in enumerate(matrix.pods):
+            if src == dst:
+                bg, ink, glyph, tip = _SELF_BG, _SELF_INK, "self", f"{name(src)} to itself: always allowed"
+            elif matrix.allowed[i, j]:
+                bg, ink, glyph, tip = _ALLOWED_BG, _ALLOWED_INK, "✓", f"{name(src)} → {name(dst)}: allowed"
+            else:
+                bg, ink, glyph, tip = _BLOCKED_BG, _BLOCKED_INK, "✗", f"{name(src)} → {name(dst)}: blocked"
+            outline = "outline:3px solid #111;outline-offset:-3px;" if (src, dst) in changed else ""
+            if (src, dst) in changed:
+                tip += " (changed)"
+            cells.append(f'<td title="{html.escape(tip)}" style="background:{bg};color:{ink};{outline}'
+                         f'text-align:center;min-width:2.6em;height:1.8em;border:1px solid #fff">{glyph}</td>')
+        rows.append(f'<tr><th style="text-align:right;padding:2px 6px;font-weight:600">'
+                    f'{_breakable(name(src))}</th>{"".join(cells)}</tr>')
+    count = f" · <b>{len(changed)} changed</b> (outlined)" if changed else ""
+    where = f" in <code>{html.escape(namespaces[0])}</code>" if one_ns and namespaces else ""
+    legend = (f'<div style="{_NOTE_STYLE};font-size:12px;margin-top:2px">row: from, column: to, '
+              f"port {matrix.port}/{matrix.protocol}{where} · ✓ allowed · ✗ blocked · self: a pod can always "
+              f"reach itself{count}</div>")
+    return (f'<table style="border-collapse:collapse;{_MONO};table-layout:auto">'
+            f'<tr><th style="text-align:right;padding:2px 6px;{_NOTE_STYLE}">from \\ to</th>{head}</tr>'
+            f'{"".join(rows)}</table>{legend}')
+
+
+def _label_html(labels: Mapping[str, str]) -> str:
+    """Labels as ``kubectl get --show-labels`` prints them (bookkeeping label left out), wrapping after commas."""
+    shown = [html.escape(f"{k}={v}") for k, v in sorted(labels.items()) if k != MANAGED_BY]
+    return ",<wbr>".join(shown) or "&lt;none&gt;"
 
 
 def _parse_change(text: str) -> tuple[str, str | None]:
@@ -138,13 +208,33 @@ def _first_line(text: str) -> str:
 
 
 def _pre(text: str, style: str = "") -> str:
-    # pre-wrap at spaces only: JupyterLab's default would split words mid-way
-    wrap = "white-space:pre-wrap;word-break:normal;overflow-wrap:normal"
-    return f'<pre style="margin:0;{wrap};{_MONO};{style}">{html.escape(text)}</pre>'
+    return f'<pre style="margin:0;{_WRAP};{_MONO};{style}">{html.escape(text)}</pre>'
 
 
 def _error_html(message: str | None) -> str:
-    return f'<div style="{_ERROR_STYLE}">error: {html.escape(message)}</div>' if message else ""
+    return f'<div style="{_ERROR_STYLE};{_WRAP}">error: {html.escape(message)}</div>' if message else ""
+
+
+def _change_args(changes: Mapping[str, str | None]) -> list[str]:
+    """``{"app": "x", "role": None}`` as Lab.label's arguments: ``["app=x", "role-"]``."""
+    return [f"{k}-" if v is None else f"{k}={v}" for k, v in changes.items()]
+
+
+class _View(W.VBox):
+    """The widget's box: refreshed from the cluster whenever it is shown, with a static picture
+    (text/html, text/plain) for places that cannot run widgets (GitHub, nbviewer, a PDF)."""
+
+    def __init__(self, children: Sequence[W.Widget], refresh: Callable[[], None],
+                 static: Callable[[], tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(list(children), **kwargs)
+        self._nphelpers_refresh = refresh
+        self._nphelpers_static = static
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        self._nphelpers_refresh()
+        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        plain, rich = self._nphelpers_static()
+        return {**bundle, "text/plain": plain, "text/html": rich}
 
 
 # -- label toggles ---------------------------------------------------------------------
@@ -152,19 +242,19 @@ class LabelToggles:
     """Checkboxes that put lesson labels on and off the lab's pods, with live consequences.
 
     One row per pod: a checkbox per lesson label (``labels``, default ``app=bookstore`` and
-    ``role=api``; checked when the pod carries exactly that value), the pod's current
-    labels, and a free ``key=value`` box with add/remove buttons. Every change goes to the
-    backend (``kubectl label``), then the matrix (diffed against the previous one), the
-    probes, the selected pair's explanation and the equivalent kubectl command are
-    refreshed. On a live kind cluster probes take seconds, so they run only on the
-    "probe now" button; the matrix and explanation are the policies' prediction and stay
-    instant. On the simulator probes run after every change.
+    ``role=api``; ticked when the pod carries exactly that value) and the pod's labels now.
+    Below, one line for any label on any pod (``key=value`` or ``key-``) and "reset labels".
+    Every change goes through the lab (``kubectl label``); then the matrix (diffed against the
+    previous one), the target Service's endpoints, the probes, the selected pair's
+    explanation and the kubectl command are refreshed. On a live cluster probes take
+    seconds, so they run only on "probe now"; the matrix and explanation are the policies'
+    prediction and stay instant.
 
     ``pods``: pod names (or ``ns/name``) to show; default every pod in the lab's namespace.
-    ``target``: what clients ``wget`` (a Service name in the lab's namespace or a URL);
-    the default ``apiserver`` is probed only if that Service exists. ``clients``: the pods
-    that probe; default the shown pods that are not behind the target Service.
-    ``image_format``: ``"svg"`` (default, faster) or ``"png"`` (pixel-exact text).
+    ``target``: the Service clients ``wget`` (or a URL); the default ``apiserver`` is probed
+    only if that Service exists. ``clients``: the pods that probe; default the shown pods that
+    are not behind the target Service when the widget is made.
+    ``matrix_format``: ``"html"`` (default, instant), ``"svg"`` or ``"png"`` (the matplotlib figure).
     """
 
     def __init__(
@@ -179,24 +269,25 @@ class LabelToggles:
         clients: Sequence[str] | None = None,
         timeout: int = 2,
         auto_probe: bool | None = None,
-        image_format: ImageFormat = DEFAULT_IMAGE_FORMAT,
+        matrix_format: MatrixFormat = DEFAULT_MATRIX_FORMAT,
     ) -> None:
         self.lab = lab
         self.port = port
         self.protocol = protocol
         self.labels = [(str(k), str(v)) for k, v in labels]
         self.timeout = timeout
-        self.image_format: ImageFormat = image_format
-        self.live = getattr(lab.backend, "name", "") == "kind"
+        self.matrix_format: MatrixFormat = matrix_format
+        self.live = lab.probes_take_seconds
         self.auto_probe = (not self.live) if auto_probe is None else auto_probe
 
-        state = lab.backend.state()
+        state = lab.state()
         if pods is None:
             self.pods = sorted(k for k, p in state.pods.items() if p.namespace == lab.namespace)
         else:
             self.pods = sorted(self._key(p) for p in pods)
             for key in self.pods:
                 state.pod(key)  # NotFoundError now rather than on the first change
+        self.target = target if target and "://" not in target and self._key(target) in state.services else None
         self.url, servers = self._target(state, target)
         if clients is None:
             self.clients = [k for k in self.pods if k not in servers] if self.url else []
@@ -204,6 +295,8 @@ class LabelToggles:
             self.clients = [self._key(c) for c in clients]
 
         self._state = state
+        self._original = {k: self._own_labels(state.pods[k].labels) for k in self.pods}
+        self._saved: dict[tuple[str, str], str | None] = {}  # (pod, key) -> the value before a tick
         self._matrix: Reachability | None = None
         self._previous: Reachability | None = None
         self._probes: list[ProbeResult] = []
@@ -213,11 +306,14 @@ class LabelToggles:
         self._last_output = ""
         self._error: str | None = None
         self._image = b""
+        self._matrix_markup = ""
         self._syncing = False  # True while widget values are set from the state (no callbacks)
+        self._busy = False  # True while this widget itself changes the cluster (one refresh at the end)
 
         self.source, self.destination = self._default_pair(state, servers)
         self._build()
         self.refresh(probe=self.auto_probe)
+        lab.on_change(self._on_lab_change, key="nphelpers.widgets.LabelToggles")
 
     # -- read-only results ----------------------------------------------------------
     @property
@@ -247,13 +343,21 @@ class LabelToggles:
         return self._probes_stale
 
     @property
+    def endpoints(self) -> list[str] | None:
+        """The pods behind the target Service now (names), or None without a target Service."""
+        if self.target is None:
+            return None
+        service = self._state.services.get(self._key(self.target))
+        return [] if service is None else [p.name for p in self._state.endpoints(service)]
+
+    @property
     def explanation(self) -> str:
         """``Verdict.explain()`` for the selected pair (``source`` -> ``destination``)."""
         return self._explanation
 
     @property
     def last_command(self) -> str:
-        """The kubectl command equivalent to the last change (``kubectl label pod X app-``)."""
+        """The kubectl command(s) of the last change (``kubectl label pod X app-``), one per line."""
         return self._last_command
 
     @property
@@ -268,13 +372,31 @@ class LabelToggles:
 
     @property
     def image(self) -> bytes:
-        """The matrix figure last rendered (PNG or SVG bytes, as ``image_format`` says)."""
+        """The matrix figure last rendered (``matrix_format`` svg/png), or b"" for the HTML matrix."""
         return self._image
+
+    @property
+    def matrix_markup(self) -> str:
+        """The HTML matrix last rendered (``matrix_format="html"``), or "" for a figure."""
+        return self._matrix_markup
 
     # -- actions (the widget handlers call these) ------------------------------------
     def toggle(self, pod: str, key: str, value: str, on: bool) -> None:
-        """Tick (``on``: set ``key=value``) or untick (remove ``key``) a lesson label on ``pod``."""
-        self._change(pod, key, value if on else None)
+        """Tick (``on``: set ``key=value``) or untick a lesson label on ``pod``.
+
+        Unticking is undo: the pod gets back the value ``key`` had before the tick (or loses
+        ``key`` if it had none). Unticking a label the pod had from the start removes it.
+        """
+        pod_key = self._key(pod)
+        current = self._state.pods.get(pod_key)
+        now = current.labels.get(key) if current else None
+        if on:
+            if now != value:
+                self._saved[(pod_key, key)] = now
+            self._change(pod, {key: value})
+        else:
+            before = self._saved.pop((pod_key, key), None)
+            self._change(pod, {key: before if before != value else None})
 
     def set_label(self, pod: str, text: str) -> None:
         """Apply the free text ``key=value`` (or ``key-``) to ``pod``; bad input only sets :attr:`error`."""
@@ -283,7 +405,7 @@ class LabelToggles:
         except ValueError as err:
             self._fail(str(err))
             return
-        self._change(pod, key, value)
+        self._change(pod, {key: value})
 
     def remove_label(self, pod: str, key: str) -> None:
         """Remove label ``key`` (``key=...`` and ``key-`` are accepted too) from ``pod``."""
@@ -296,7 +418,28 @@ class LabelToggles:
         except ValueError as err:
             self._fail(str(err))
             return
-        self._change(pod, key, None)
+        self._change(pod, {key: None})
+
+    def reset(self) -> None:
+        """Put every shown pod's labels back as they were when the widget was made."""
+        self._refresh_state()
+        work = []
+        for pod, original in self._original.items():
+            current = self._state.pods.get(pod)
+            if current is None:
+                continue
+            now = self._own_labels(current.labels)
+            changes: dict[str, str | None] = {k: None for k in now if k not in original}
+            changes.update({k: v for k, v in original.items() if now.get(k) != v})
+            if changes:
+                work.append((pod, changes))
+        self._saved.clear()
+        if not work:
+            self._error = None
+            self._last_command, self._last_output = "", "(the labels are as they were: nothing to reset)"
+            self._sync_widgets()
+            return
+        self._change_many(work)
 
     def select(self, source: str, destination: str) -> None:
         """Choose the pair the explanation is about (pod names or ``ns/name``)."""
@@ -312,10 +455,7 @@ class LabelToggles:
 
     def refresh(self, probe: bool | None = None) -> None:
         """Re-read the cluster and redraw everything; probes run when ``probe`` (default: auto)."""
-        try:
-            self._state = self.lab.backend.state()
-        except NphelpersError as err:  # e.g. the kind cluster went away: say so, keep the last picture
-            self._fail(str(err))
+        if not self._refresh_state():
             return
         self._compute_matrix()
         self._explain()
@@ -323,7 +463,6 @@ class LabelToggles:
             self.probe()
         elif self._probes:
             self._probes_stale = True
-        # Text first (instant in the browser), then the figure, the one slow part.
         self._sync_widgets()
         self._draw_matrix()
 
@@ -333,15 +472,13 @@ class LabelToggles:
             self._probes = []
             return []
         if self.live:
-            self._w_probes.value = _pre("probing… (each wget runs in its pod)", "color:#555")
-        stable: Callable[..., ProbeResult] | None = getattr(self.lab.backend, "probe_stable", None)
-        wget = stable or self.lab.backend.wget
+            self._w_probes.value = _pre("probing… (each wget runs in its pod)", _NOTE_STYLE)
         results = []
         for client in self.clients:
             if client not in self._state.pods:  # deleted since: nothing to exec in
                 continue
             try:
-                results.append(wget(client, self.url, self.timeout))
+                results.append(self.lab.probe(self.url, from_pod=client, timeout=self.timeout))
             except NphelpersError as err:
                 self._fail(str(err))
                 break
@@ -351,7 +488,7 @@ class LabelToggles:
         return list(results)
 
     def view(self) -> W.VBox:
-        """The widget to display in the notebook (built once, updated in place)."""
+        """The widget to display in the notebook (built once, updated in place, refreshed when shown)."""
         return self._view
 
     def _ipython_display_(self) -> None:  # pragma: no cover - notebook only
@@ -359,9 +496,41 @@ class LabelToggles:
 
         display(self._view)
 
+    def static(self) -> tuple[str, str]:
+        """A picture of the widget as it is now, for places without widgets: (text/plain, text/html)."""
+        rows = "".join(
+            f"<tr><td><code>{html.escape(_short(k))}</code></td><td><code>"
+            f"{_label_html(self._state.pods[k].labels) if k in self._state.pods else 'deleted'}</code></td></tr>"
+            for k in self.pods
+        )
+        rich = (f'<div style="max-width:100%"><p style="{_NOTE_STYLE}"><i>A picture of the label widget as the '
+                "lesson left it; run the notebook to tick labels.</i></p>"
+                f'<table style="{_MONO}"><tr><th align="left">pod</th><th align="left">labels</th></tr>{rows}</table>'
+                f"{self._matrix_markup or matrix_html(self.matrix, None)}{self._service_html()}"
+                f"{self._probes_html()}</div>")
+        plain = "\n".join([f"Label widget ({len(self.pods)} pods): run the notebook to use it.", repr(self.matrix)])
+        return plain, rich
+
     # -- internals --------------------------------------------------------------------
     def _key(self, name: str) -> str:
         return name if "/" in name else f"{self.lab.namespace}/{name}"
+
+    @staticmethod
+    def _own_labels(labels: Mapping[str, str]) -> dict[str, str]:
+        return {k: v for k, v in labels.items() if k != MANAGED_BY}
+
+    def _refresh_state(self) -> bool:
+        try:
+            self._state = self.lab.state()
+        except NphelpersError as err:  # e.g. the kind cluster went away: say so, keep the last picture
+            self._fail(str(err))
+            return False
+        return True
+
+    def _on_lab_change(self) -> None:
+        """Something changed the cluster through the lab (a cell, the policy editor, cleanup): redraw."""
+        if not self._busy:
+            self.refresh()
 
     def _target(self, state: ClusterState, target: str | None) -> tuple[str | None, set[str]]:
         """The probe URL and the pods serving it (those are not clients)."""
@@ -372,7 +541,7 @@ class LabelToggles:
         service = state.services.get(self._key(target))
         if service is None:
             return None, set()
-        url = f"http://{target}" + (f":{self.port}" if self.port != 80 else "")
+        url = target + (f":{self.port}" if self.port != 80 else "")
         return url, {p.key for p in state.endpoints(service)}
 
     def _default_pair(self, state: ClusterState, servers: set[str]) -> tuple[str, str]:
@@ -390,26 +559,37 @@ class LabelToggles:
         self._error = message
         self._w_error.value = _error_html(message)
 
-    def _change(self, pod: str, key: str, value: str | None) -> None:
-        """Label ``pod`` through the backend (quietly), then refresh everything."""
-        name = self._key(pod).rpartition("/")[2]
-        change = {key: value}
+    def _change(self, pod: str, change: Mapping[str, str | None]) -> None:
+        self._change_many([(self._key(pod), change)])
+
+    def _change_many(self, work: Sequence[tuple[str, Mapping[str, str | None]]]) -> None:
+        """Label pods through the lab (its printing captured), then refresh everything once."""
+        commands, outputs = [], []
+        self._busy = True
         try:
-            output = kubectl.render(self.lab.backend.label("pod", name, change, self.lab.namespace))
+            for pod, change in work:
+                with self.lab.captured() as lines:
+                    self.lab.label(_short(pod), *_change_args(change))
+                commands += [line[2:] for line in lines if line.startswith("$ ")]
+                outputs += [line for line in lines if not line.startswith("$ ")]
         except NotFoundError as err:
             # Most often the lesson ran to its cleanup cell: say how to get the pods back.
+            self._busy = False
             self.refresh()  # show what is really left: deleted pods get disabled boxes
             self._fail(f"{err}: was the lab cleaned up? Run the lesson's cells down to this one again "
                        "(Kernel > Restart Kernel and Run up to Selected Cell).")
             self._sync_widgets()
             return
         except NphelpersError as err:
+            self._busy = False
+            self.refresh(probe=False)
             self._fail(str(err))
             self._sync_widgets()  # put a clicked checkbox back to what the pod really has
             return
-        # The command a student would type (the lab's namespace is the context's).
-        self._last_command = kubectl.label_command("pod", name, change, namespace=self.lab.namespace)
-        self._last_output = output
+        finally:
+            self._busy = False
+        self._last_command = "\n".join(commands)
+        self._last_output = "\n".join(outputs)
         self._error = None
         self.refresh()
 
@@ -420,9 +600,13 @@ class LabelToggles:
         self._previous, self._matrix = self._matrix, matrix
 
     def _draw_matrix(self) -> None:
-        """Redraw the figure as a diff against the previous matrix, into the Image widget."""
-        self._image = _plot_image(self.matrix, self._state, self._previous, None, self.image_format)
-        self._w_image.value = self._image
+        """Redraw the matrix (a diff against the previous one) as HTML, or as the figure."""
+        if self.matrix_format == "html":
+            self._matrix_markup = matrix_html(self.matrix, self._previous)
+            self._w_matrix.value = self._matrix_markup
+        else:
+            self._image = _plot_image(self.matrix, self._state, self._previous, self.matrix_format)
+            self._w_image.value = self._image
 
     def _explain(self) -> None:
         state = self._state
@@ -437,64 +621,91 @@ class LabelToggles:
         """Create every widget once; later changes only set their values."""
         self._w_checks: dict[tuple[str, str, str], W.Checkbox] = {}
         self._w_current: dict[str, W.HTML] = {}
-        self._w_text: dict[str, tuple[W.Text, W.Button, W.Button]] = {}  # pod -> key=value box, add, remove
-        rows: list[W.Widget] = []
-        head = [W.HTML("<b>pod</b>", layout=W.Layout(width="130px"))]
-        head += [W.HTML(f"<b>{html.escape(k)}={html.escape(v)}</b>", layout=W.Layout(width="140px"))
+        name_w, box_w = "112px", "112px"
+        rest = W.Layout(flex="1 1 auto", min_width="0", width="auto")
+        head = [W.HTML("<b>pod</b>", layout=W.Layout(width=name_w, flex="0 0 auto"))]
+        head += [W.HTML(f"<b>{html.escape(k)}={html.escape(v)}</b>", layout=W.Layout(width=box_w, flex="0 0 auto"))
                  for k, v in self.labels]
-        head += [W.HTML("<b>labels now</b>", layout=W.Layout(width="250px")),
-                 W.HTML("<b>any label</b>", layout=W.Layout(width="260px"))]
-        rows.append(W.HBox(head))
+        head += [W.HTML("<b>labels now</b>", layout=rest)]
+        rows: list[W.Widget] = [W.HBox(head, layout=_FULL)]
         for pod in self.pods:
-            name = pod.rpartition("/")[2]
-            cells: list[W.Widget] = [W.HTML(f"<code>{html.escape(name)}</code>", layout=W.Layout(width="130px"))]
+            cells: list[W.Widget] = [W.HTML(f"<code>{html.escape(_short(pod))}</code>",
+                                            layout=W.Layout(width=name_w, flex="0 0 auto"))]
             for key, value in self.labels:
-                box = W.Checkbox(value=False, indent=False, description="", layout=W.Layout(width="140px"))
+                box = W.Checkbox(value=False, indent=False, description="",
+                                 layout=W.Layout(width=box_w, flex="0 0 auto"))
                 box.observe(self._on_check(pod, key, value), names="value")
                 self._w_checks[(pod, key, value)] = box
                 cells.append(box)
-            current = W.HTML(layout=W.Layout(width="250px"))
+            current = W.HTML(layout=W.Layout(flex="1 1 auto", min_width="0", width="auto"))
             self._w_current[pod] = current
-            text = W.Text(placeholder="key=value", layout=W.Layout(width="140px"))
-            add = W.Button(description="add", tooltip=f"kubectl label pod {name} key=value --overwrite",
-                           layout=W.Layout(width="55px"))
-            remove = W.Button(description="remove", tooltip=f"kubectl label pod {name} key-",
-                              layout=W.Layout(width="80px"))
-            add.on_click(lambda _b, p=pod, t=text: self.set_label(p, t.value))
-            remove.on_click(lambda _b, p=pod, t=text: self.remove_label(p, t.value))
-            self._w_text[pod] = (text, add, remove)
-            rows.append(W.HBox([*cells, current, text, add, remove]))
+            rows.append(W.HBox([*cells, current], layout=_FULL))
 
-        self._w_error = W.HTML()
-        self._w_command = W.HTML()
-        self._w_image = W.Image(format=_WIDGET_FORMAT[self.image_format], layout=W.Layout(max_width="560px"))
-        self._w_probes = W.HTML()
-        options = [(k.rpartition("/")[2], k) for k in self.pods]
-        self._w_from = W.Dropdown(options=options, description="from", layout=W.Layout(width="220px"))
-        self._w_to = W.Dropdown(options=options, description="to", layout=W.Layout(width="220px"))
+        # One line for any label on any pod, and the reset.
+        options = [(_short(k), k) for k in self.pods]
+        self._w_pod = W.Dropdown(options=options, layout=W.Layout(width="150px"))
+        self._w_text = W.Text(placeholder="key=value or key-", layout=W.Layout(width="150px"))
+        add = W.Button(description="set", tooltip="kubectl label pod POD key=value --overwrite",
+                       layout=W.Layout(width="auto"))
+        remove = W.Button(description="remove", tooltip="kubectl label pod POD key-", layout=W.Layout(width="auto"))
+        reset = W.Button(description="reset labels", icon="undo", layout=W.Layout(width="auto"),
+                         tooltip="put every pod's labels back as they were when this widget was made")
+        add.on_click(lambda _b: self.set_label(self._w_pod.value, self._w_text.value))
+        remove.on_click(lambda _b: self.remove_label(self._w_pod.value, self._w_text.value))
+        reset.on_click(lambda _b: self.reset())
+        self._w_add, self._w_remove, self._w_reset = add, remove, reset
+        wrap = W.Layout(flex_flow="row wrap", align_items="center", width="100%", max_width="100%")
+        any_label = W.HBox([W.HTML("<b>any label:</b>&nbsp;"), self._w_pod, self._w_text, add, remove, reset],
+                           layout=wrap)
+
+        self._w_error = W.HTML(layout=_FULL)
+        self._w_command = W.HTML(layout=_FULL)
+        self._w_matrix = W.HTML(layout=W.Layout(width="100%", max_width="100%", overflow="auto"))
+        self._w_image = W.Image(format=_WIDGET_FORMAT.get(self.matrix_format, "svg+xml"),
+                                layout=W.Layout(max_width="100%", width="auto",
+                                                display=None if self.matrix_format != "html" else "none"))
+        self._w_service = W.HTML(layout=_FULL)
+        self._w_probes = W.HTML(layout=_FULL)
+        # Class names for tests and benchmarks that find the parts in the browser.
+        for widget, name in ((self._w_matrix, "matrix"), (self._w_image, "matrix-image"), (self._w_probes, "probes"),
+                             (self._w_service, "service"), (self._w_command, "command"), (self._w_error, "error")):
+            widget.add_class(f"nphelpers-{name}")
+        self._w_from = W.Dropdown(options=options, description="from",
+                                  layout=W.Layout(width="200px"), style={"description_width": "36px"})
+        self._w_to = W.Dropdown(options=options, description="to",
+                                layout=W.Layout(width="200px"), style={"description_width": "36px"})
         for dropdown in (self._w_from, self._w_to):
             dropdown.observe(self._on_select, names="value")
-        self._w_explain = W.HTML()
+        self._w_explain = W.HTML(layout=_FULL)
 
-        probe_box: list[W.Widget] = [W.HTML(f"<b>probes</b> <code>wget -qO- --timeout={self.timeout} "
-                                            f"{html.escape(self.url or '-')}</code> from each client")]
+        probe_head: list[W.Widget] = [W.HTML(
+            f"<b>probes</b> <code>wget -qO- --timeout={self.timeout} {html.escape(self._shown_url())}</code> "
+            "from each client", layout=W.Layout(flex="1 1 auto", min_width="0"))]
         if not self.auto_probe and self.url:
-            button = W.Button(description="probe now", icon="play", button_style="info",
+            button = W.Button(description="probe now", icon="play", button_style="info", layout=W.Layout(width="auto"),
                               tooltip="run wget in each client pod (takes seconds on kind)")
             button.on_click(lambda _b: self.probe())
-            probe_box.append(button)
+            probe_head.append(button)
+        parts: list[W.Widget] = [
+            W.VBox(rows, layout=_FULL), any_label, self._w_error, self._w_command,
+            W.HTML("<b>matrix</b> (the policies' verdict, pod to pod)"), self._w_matrix, self._w_image,
+            self._w_service, W.HBox(probe_head, layout=wrap), self._w_probes,
+        ]
         if self.live:
-            probe_box.append(W.HTML("<i>The matrix and <b>why?</b> are the policies' prediction, instant; "
-                                    "the probes are what the cluster really does.</i>"))
-        side = W.VBox([W.VBox(probe_box), self._w_probes,
-                       W.HTML("<b>why?</b>"), W.HBox([self._w_from, self._w_to]), self._w_explain],
-                      layout=W.Layout(min_width="420px", padding="0 0 0 12px"))
-        self._view = W.VBox([
-            W.VBox(rows),
-            self._w_error,
-            self._w_command,
-            W.HBox([self._w_image, side]),
-        ])
+            parts.append(W.HTML("<i>The matrix and <b>why?</b> are the policies' prediction, instant; "
+                                "the probes are what the cluster really does.</i>", layout=_FULL))
+        parts += [W.HBox([W.HTML("<b>why?</b>&nbsp;"), self._w_from, self._w_to], layout=wrap), self._w_explain]
+        self._view = _View(parts, self._refresh_when_shown, self.static,
+                           layout=W.Layout(width="100%", max_width="100%", overflow="hidden"))
+        self._view.add_class("nphelpers-label-widget")
+
+    def _shown_url(self) -> str:
+        if not self.url:
+            return "-"
+        return self.url if "://" in self.url else f"http://{self.url}"
+
+    def _refresh_when_shown(self) -> None:
+        self.refresh()
 
     def _on_check(self, pod: str, key: str, value: str) -> Callable[[dict[str, Any]], None]:
         def handler(change: dict[str, Any]) -> None:
@@ -516,54 +727,97 @@ class LabelToggles:
                 box.disabled = pod_obj is None
             for pod, widget in self._w_current.items():
                 pod_obj = self._state.pods.get(pod)
-                widget.value = f"<code>{html.escape(_label_text(pod_obj.labels) if pod_obj else 'deleted')}</code>"
+                widget.value = f"<code>{_label_html(pod_obj.labels) if pod_obj else 'deleted'}</code>"
             if self.source and self.destination:
                 self._w_from.value, self._w_to.value = self.source, self.destination
         finally:
             self._syncing = False
         self._w_error.value = _error_html(self._error)
-        if self._last_command:
+        gone = not any(k in self._state.pods for k in self.pods)
+        if gone:
+            self._w_command.value = _pre("These pods are gone (the lab was cleaned up): run the lesson's cells "
+                                         "down to this one again to use the widget.", "color:#8a4b00")
+        elif self._last_command:
             self._w_command.value = _pre(f"$ {self._last_command}\n{self._last_output}")
+        elif self._last_output:
+            self._w_command.value = _pre(self._last_output, _NOTE_STYLE)
         else:
-            self._w_command.value = _pre("(tick a label: the kubectl command appears here)", "color:#555")
+            self._w_command.value = _pre("Tick a label to set it on the pod; untick to put back what it had "
+                                         "before. The kubectl command appears here.", _NOTE_STYLE)
+        self._w_service.value = self._service_html()
         self._w_probes.value = self._probes_html()
         self._w_explain.value = _pre(self._explanation)
 
+    def _service_html(self) -> str:
+        """The target Service's endpoints, and why a probe by Service name can differ from the matrix."""
+        endpoints = self.endpoints
+        if endpoints is None:
+            return ""
+        name = html.escape(self.target or "")
+        if endpoints:
+            pods = ", ".join(f"<code>{html.escape(p)}</code>" for p in endpoints)
+            return (f'<div style="{_WRAP}"><b>Service <code>{name}</code></b> sends to: {pods}. The probes '
+                    "go through the Service to these pods; the matrix is pod to pod.</div>")
+        return (f'<div style="{_WRAP};color:#8a4b00"><b>Service <code>{name}</code> has no endpoints</b>: its '
+                "selector matches no pod, so a wget to its name is refused at the Service address, whatever the "
+                "policies allow. The matrix and why? judge pod to pod and do not see this.</div>")
+
     def _probes_html(self) -> str:
         if not self.url:
-            return _pre("(no target Service to probe)", "color:#555")
+            return _pre("(no target Service to probe)", _NOTE_STYLE)
         if not self._probes:
-            return _pre('(press "probe now" to run them)' if not self.auto_probe else "(no client pods)", "color:#555")
+            return _pre('(press "probe now" to run them)' if not self.auto_probe else "(no client pods)", _NOTE_STYLE)
         rows = []
         for r in self._probes:
             word, colour = _OUTCOME_STYLE.get(r.outcome, (r.outcome, "#000"))
             rows.append(
-                f"<tr><td><code>{html.escape(r.source.rpartition('/')[2])}</code></td>"
-                f'<td style="color:{colour};font-weight:600">{html.escape(word)}</td>'
-                f"<td><code>{html.escape(_first_line(r.output) or '(empty)')}</code></td></tr>"
+                f'<tr><td style="vertical-align:top;white-space:nowrap">'
+                f"<code>{html.escape(_short(r.source))}</code></td>"
+                f'<td style="color:{colour};font-weight:600;vertical-align:top;white-space:nowrap">'
+                f"{html.escape(word)}</td>"
+                f'<td style="{_WRAP}"><code>{html.escape(_first_line(r.output) or "(empty)")}</code></td></tr>'
             )
         stale = ('<div style="color:#8a4b00">labels changed since: these are the old results, '
                  "press \"probe now\"</div>" if self._probes_stale else "")
-        return (f'<table style="{_MONO}"><tr><th align="left">from</th><th align="left">outcome</th>'
-                f'<th align="left">wget prints</th></tr>{"".join(rows)}</table>{stale}')
+        return (f'<table style="{_MONO};width:100%;table-layout:auto"><tr><th align="left">from</th>'
+                f'<th align="left">outcome</th><th align="left">wget prints (first line)</th></tr>'
+                f'{"".join(rows)}</table>{stale}')
 
 
 # -- policy editor ---------------------------------------------------------------------
+def _policy_yaml(lab: Lab, name: str | None) -> str:
+    """The YAML of the policy in force (``name``, or the lab's only policy), as its author wrote it."""
+    import yaml
+
+    policies = {p.name: p for p in lab.state().policies.values() if p.namespace == lab.namespace}
+    policy = policies.get(name) if name else (next(iter(policies.values())) if len(policies) == 1 else None)
+    if policy is None or not policy.manifest:
+        return ""
+    manifest = dict(policy.manifest)
+    meta = {k: v for k, v in (manifest.get("metadata") or {}).items() if k not in ("namespace", "labels")}
+    labels = {k: v for k, v in ((manifest.get("metadata") or {}).get("labels") or {}).items() if k != MANAGED_BY}
+    if labels:
+        meta["labels"] = labels
+    manifest["metadata"] = meta
+    return yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False)
+
+
 class PolicyEditor:
     """A YAML text area with Validate and Apply: errors inline (one red line), never a traceback.
 
-    Validation is :func:`nphelpers.manifests.load_text` (the same checks as ``lab.apply``).
-    Apply goes through the lab (objects land in its namespace and carry its label), shows
-    kubectl's result lines and redraws the reachability matrix, outlining the cells the
-    change flipped.
+    Starts with the policy in force (``policy``, or the lab's only policy) unless ``text`` is
+    given. Validation is :func:`nphelpers.manifests.load_text` (the same checks as
+    ``lab.apply``). Apply goes through the lab (objects land in its namespace and carry its
+    label, and the label widget redraws), shows kubectl's result lines and the matrix,
+    outlining the cells the change flipped.
     """
 
     def __init__(
-        self, lab: Lab, text: str = "", *, port: int = 80, protocol: str = "TCP", rows: int = 18,
-        image_format: ImageFormat = DEFAULT_IMAGE_FORMAT,
+        self, lab: Lab, text: str = "", *, policy: str | None = None, port: int = 80, protocol: str = "TCP",
+        rows: int = 16, matrix_format: MatrixFormat = DEFAULT_MATRIX_FORMAT,
     ) -> None:
         self.lab = lab
-        self.image_format: ImageFormat = image_format
+        self.matrix_format: MatrixFormat = matrix_format
         self.port = port
         self.protocol = protocol
         self._message = ""
@@ -574,20 +828,27 @@ class PolicyEditor:
         self._matrix: Reachability | None = None
         self._previous: Reachability | None = None
         self._image = b""
+        self._matrix_markup = ""
 
-        self._w_text = W.Textarea(value=text, rows=rows, layout=W.Layout(width="520px"))
-        validate = W.Button(description="Validate", icon="check")
-        apply = W.Button(description="Apply", icon="upload", button_style="primary")
+        self._policy = policy
+        self._filled = "" if text else _policy_yaml(lab, policy)  # what the editor loaded from the cluster
+        self._busy = False
+        self._w_text = W.Textarea(value=text or self._filled, rows=rows,
+                                  layout=W.Layout(width="100%", max_width="100%"))
+        validate = W.Button(description="Validate", icon="check", layout=W.Layout(width="auto"))
+        apply = W.Button(description="Apply", icon="upload", button_style="primary", layout=W.Layout(width="auto"))
         validate.on_click(lambda _b: self.validate())
         apply.on_click(lambda _b: self.apply())
-        self._w_message = W.HTML()
+        self._w_message = W.HTML(layout=_FULL)
         # Hidden until the first apply: an Image without a value shows as a broken picture.
-        self._w_image = W.Image(format=_WIDGET_FORMAT[image_format],
-                                layout=W.Layout(max_width="520px", display="none"))
-        self._view = W.HBox([
-            W.VBox([self._w_text, W.HBox([validate, apply]), self._w_message]),
-            self._w_image,
-        ])
+        self._w_matrix = W.HTML(layout=W.Layout(width="100%", max_width="100%", overflow="auto"))
+        self._w_image = W.Image(format=_WIDGET_FORMAT.get(matrix_format, "svg+xml"),
+                                layout=W.Layout(max_width="100%", display="none"))
+        parts = [self._w_text, W.HBox([validate, apply]), self._w_message, self._w_matrix, self._w_image]
+        self._view = _View(parts, lambda: None, self.static,
+                           layout=W.Layout(width="100%", max_width="100%", overflow="hidden"))
+        self._view.add_class("nphelpers-policy-editor")
+        lab.on_change(self._on_lab_change, key="nphelpers.widgets.PolicyEditor")
 
     # -- read-only results ----------------------------------------------------------
     @property
@@ -626,8 +887,13 @@ class PolicyEditor:
 
     @property
     def image(self) -> bytes:
-        """The matrix figure drawn after the last apply (PNG or SVG bytes)."""
+        """The matrix figure drawn after the last apply (``matrix_format`` svg/png), else b""."""
         return self._image
+
+    @property
+    def matrix_markup(self) -> str:
+        """The HTML matrix drawn after the last apply (``matrix_format="html"``), else ""."""
+        return self._matrix_markup
 
     # -- actions ----------------------------------------------------------------------
     def validate(self) -> str | None:
@@ -650,28 +916,42 @@ class PolicyEditor:
         """Validate, then apply through the lab; returns kubectl's lines ([] when invalid)."""
         if self.validate() is not None:
             return []
-        state = self.lab.backend.state()
-        pods = self._lab_pods(state)
-        before = reachability(state, self.port, self.protocol, pods=pods)
+        state = self.lab.state()
+        before = reachability(state, self.port, self.protocol, pods=self._lab_pods(state))
+        self._busy = True
         try:
-            with self.lab.quiet():
-                lines = self.lab.apply_objects(self._objects)
+            with self.lab.captured() as printed:
+                self.lab.apply_objects(self._objects)
         except NphelpersError as err:
             self._show_error(str(err))
             return []
-        self._lines = list(lines)
-        state = self.lab.backend.state()
+        finally:
+            self._busy = False
+        lines = list(printed)
+        self._lines = lines
+        state = self.lab.state()
         self._previous = before
         self._matrix = reachability(state, self.port, self.protocol, pods=self._lab_pods(state))
-        self._image = _plot_image(self._matrix, state, before, None, self.image_format)
-        self._w_image.value = self._image
-        self._w_image.layout.display = None
+        if self.matrix_format == "html":
+            self._matrix_markup = matrix_html(self._matrix, before)
+            self._w_matrix.value = self._matrix_markup
+        else:
+            self._image = _plot_image(self._matrix, state, before, self.matrix_format)
+            self._w_image.value = self._image
+            self._w_image.layout.display = None
         self._show(["$ kubectl apply -f - <<EOF ... EOF", *self._notes, *lines])
         return list(lines)
 
-    def view(self) -> W.HBox:
+    def view(self) -> W.VBox:
         """The widget to display in the notebook."""
         return self._view
+
+    def static(self) -> tuple[str, str]:
+        """A picture of the editor for places without widgets: (text/plain, text/html)."""
+        plain = "Policy editor: run the notebook to edit and apply.\n" + self.text
+        rich = (f'<div style="max-width:100%"><p style="{_NOTE_STYLE}"><i>The policy editor as the lesson left '
+                f"it; run the notebook to edit and apply.</i></p>{_pre(self.text)}</div>")
+        return plain, rich
 
     def _ipython_display_(self) -> None:  # pragma: no cover - notebook only
         from IPython.display import display
@@ -679,6 +959,25 @@ class PolicyEditor:
         display(self._view)
 
     # -- internals --------------------------------------------------------------------
+    def _on_lab_change(self) -> None:
+        """The cluster changed through the lab (not by this editor): follow the policy in force if the
+        text is still what the editor loaded, and redraw a shown matrix without a diff."""
+        if self._busy:
+            return
+        try:
+            if self._filled and self.text == self._filled:
+                self._filled = _policy_yaml(self.lab, self._policy)
+                self._w_text.value = self._filled
+            if self._matrix is not None:
+                state = self.lab.state()
+                self._previous = self._matrix = reachability(state, self.port, self.protocol,
+                                                             pods=self._lab_pods(state))
+                if self.matrix_format == "html":
+                    self._matrix_markup = matrix_html(self._matrix)
+                    self._w_matrix.value = self._matrix_markup
+        except NphelpersError as err:
+            self._show_error(str(err))
+
     def _lab_pods(self, state: ClusterState) -> list[str]:
         return sorted(k for k, p in state.pods.items() if p.namespace == self.lab.namespace)
 

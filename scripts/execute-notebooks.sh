@@ -6,7 +6,7 @@
 #   scripts/execute-notebooks.sh notebooks/02-*.ipynb
 #
 # Then strips what changes on every run without meaning anything (execution timings in cell
-# metadata, widget state and widget views, stdout split at random flush points), so that a
+# metadata, widget state and widget views (their static pictures stay), stdout split at random flush points), so that a
 # regenerated notebook only differs from the committed one where an output really changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,7 +42,11 @@ def stable_outputs(outputs):
         if WIDGET_VIEW in out.get("data", {}):
             # A widget view names a model by a random id, and without the widget state (stripped
             # below) a stored view cannot be shown anyway: the widget appears when the cell runs.
-            continue
+            # What stays is the widget's static picture (text/html, text/plain) for GitHub and
+            # nbviewer; an output with nothing else is dropped.
+            del out["data"][WIDGET_VIEW]
+            if not any(k.startswith("text/") for k in out["data"]):
+                continue
         if (out.output_type == "stream" and merged and merged[-1].output_type == "stream"
                 and merged[-1].name == out.name):
             # The kernel flushes stdout at arbitrary points; one stream per run of text.

@@ -260,3 +260,69 @@ def test_readme_binder_badge_opens_an_existing_notebook_in_lab() -> None:
         match = re.search(r"[?&]urlpath=lab/tree/([^&#]+)", link)
         assert match, f"the Binder link should open JupyterLab on a notebook (urlpath=lab/tree/...): {link}"
         assert (REPO / match[1]).is_file(), f"the Binder link opens {match[1]}, which does not exist"
+
+
+# -- JupyterLab around the lessons (issue 9 §4) ----------------------------------------------
+LAB_SH = REPO / "scripts" / "lab.sh"
+OVERRIDES = REPO / "jupyter" / "labconfig" / "default_setting_overrides.json"
+
+
+def test_lab_settings_turn_off_news_saved_widget_state_and_autosave() -> None:
+    import json
+
+    overrides = json.loads(OVERRIDES.read_text())
+    assert overrides["@jupyterlab/apputils-extension:notification"] == {"fetchNews": "false", "checkForUpdates": False}
+    assert overrides["@jupyter-widgets/jupyterlab-manager:plugin"] == {"saveState": False}
+    assert overrides["@jupyterlab/docmanager-extension:plugin"] == {"autosave": False}
+
+
+def test_binder_ships_the_lab_settings() -> None:
+    text = POSTBUILD.read_text()
+    assert "jupyter/labconfig/default_setting_overrides.json" in text and "etc/jupyter/labconfig" in text
+
+
+def test_license_is_an_spdx_expression() -> None:
+    """setuptools >= 77 takes ``license = "Apache-2.0"``; the old table form prints a deprecation banner."""
+    text = PYPROJECT.read_text()
+    assert re.search(r'^license = "Apache-2\.0"$', text, re.M), "project.license must be the SPDX string"
+    assert '"setuptools>=77"' in text, "SPDX license strings need setuptools 77 or later"
+
+
+def _fake_venv(tmp_path: Path) -> tuple[Path, Path]:
+    """A venv whose python and jupyter only log how they were called."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    log = tmp_path / "calls.log"
+    for tool in ("python", "jupyter"):
+        script = venv / "bin" / tool
+        script.write_text(f'#!/bin/sh\necho "{tool} $*" >> "{log}"\necho "JUPYTER_CONFIG_PATH=$JUPYTER_CONFIG_PATH" '
+                          f'>> "{log}"\n')
+        script.chmod(0o755)
+    return venv, log
+
+
+def _run_lab_sh(venv: Path) -> None:
+    import subprocess
+
+    env = {**os.environ, "VENV": str(venv)}
+    subprocess.run(["bash", str(LAB_SH)], env=env, check=True, capture_output=True, timeout=60)
+
+
+def test_lab_sh_installs_once_then_skips_until_pyproject_changes(tmp_path: Path) -> None:
+    venv, log = _fake_venv(tmp_path)
+    _run_lab_sh(venv)
+    first = log.read_text()
+    assert "python -m pip install --quiet -e .[lab]" in first  # no stamp yet: install
+    log.unlink()
+    _run_lab_sh(venv)
+    second = log.read_text()
+    assert "pip install" not in second  # nothing changed: no install
+    # JupyterLab serves the repository's root and opens lesson 02; the project's settings are on the path.
+    jupyter = next(line for line in second.splitlines() if line.startswith("jupyter lab"))
+    assert f"--ServerApp.root_dir={REPO}" in jupyter
+    assert "--LabApp.default_url=/lab/tree/notebooks/02-limit-traffic-to-an-application.ipynb" in jupyter
+    assert f"JUPYTER_CONFIG_PATH={REPO}/jupyter" in second
+    (venv / ".nphelpers-lab-installed").write_text("an older pyproject.toml\n")
+    log.unlink()
+    _run_lab_sh(venv)
+    assert "pip install" in log.read_text()  # pyproject.toml changed since: install again

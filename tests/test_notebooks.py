@@ -38,8 +38,9 @@ VOLATILE = {
     "a Python traceback": re.compile(r"Traceback \(most recent call last\)"),
 }
 
-# Cells whose output may differ between runs or backends, and so carry # NBVAL_IGNORE_OUTPUT.
+# Cells whose output may differ between runs or backends, and so carry the nbval-ignore-output tag.
 IGNORABLE = ("Lab(", ".widget(", ".policy_editor(", ".doctor(")
+IGNORE_TAG = "nbval-ignore-output"
 
 
 def _id(path: Path) -> str:
@@ -64,7 +65,7 @@ def _markers(cell: nbformat.NotebookNode) -> list[str]:
 
 
 def _ignored(cell: nbformat.NotebookNode) -> bool:
-    return "NBVAL_IGNORE_OUTPUT" in _markers(cell)
+    return IGNORE_TAG in cell.metadata.get("tags", []) or "NBVAL_IGNORE_OUTPUT" in _markers(cell)
 
 
 def _texts(cell: nbformat.NotebookNode) -> list[str]:
@@ -133,12 +134,12 @@ def test_outputs_are_deterministic(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", ALL, ids=_id)
-def test_nbval_markers_are_exact(path: Path) -> None:
-    """nbval only sees a marker alone on its comment line: "# NBVAL_IGNORE_OUTPUT: why" is ignored."""
+def test_nbval_markers_are_tags_not_comments(path: Path) -> None:
+    """Students read the cells: nbval's markers are cell tags (notebooks/README.md says why), not comments."""
     for cell in _code_cells(_read(path)):
-        mentioned = len(re.findall(r"NBVAL_[A-Z_]+", cell.source))
-        assert mentioned == len(_markers(cell)), f"a marker nbval will not see:\n{cell.source}"
-        assert set(_markers(cell)) <= {"NBVAL_IGNORE_OUTPUT"}, cell.source
+        assert "NBVAL" not in cell.source and "nbval" not in cell.source, f"nbval in a student's cell:\n{cell.source}"
+        tags = set(cell.metadata.get("tags", []))
+        assert tags <= {IGNORE_TAG, "raises-exception"}, f"unexpected tags {tags}:\n{cell.source}"
 
 
 @pytest.mark.parametrize("path", ALL, ids=_id)
@@ -173,7 +174,8 @@ def test_manifests_referenced_exist(path: Path) -> None:
 
 def test_lesson_02_sections() -> None:
     headings = _headings(_read(LESSON_02))
-    for required in ("Task 1", "Task 2", "Task 3", "Task 4", "Acceptance criteria", "Common mistakes", "Cleanup"):
+    for required in ("Task 1", "Task 2", "Task 3", "Task 4", "Acceptance criteria", "B. Break it: the common mistakes",
+                     "Summary", "Cleanup"):
         assert any(h.startswith(required) for h in headings), f"no section {required!r} in {headings}"
     order = [next(i for i, h in enumerate(headings) if h.startswith(r)) for r in ("Task 1", "Task 2", "Task 3",
                                                                                   "Task 4", "Cleanup")]
@@ -218,36 +220,95 @@ SEED_CRITERIA = [
 
 def test_lesson_02_acceptance_criteria_are_computed_and_met() -> None:
     nb = _read(LESSON_02)
-    cell = next(c for c in _code_cells(nb) if "criteria = [" in c.source)
-    for criterion in SEED_CRITERIA:
-        assert f'"{criterion}"' in cell.source
-    # computed from the cluster, not printed as constants
-    assert "lab.state()" in cell.source and ".probe(" in cell.source
-    output = "".join(_texts(cell))
-    assert output.splitlines() == [f"[x] {c}" for c in SEED_CRITERIA]
+    cell = next(c for c in _code_cells(nb) if "acceptance_criteria(" in c.source)
+    # a short call into the library, which checks the cluster (tests/test_lesson02.py shows the checks can fail)
+    assert cell.source == "lesson02.print_criteria(lesson02.acceptance_criteria(lab))"
+    from nphelpers import lesson02
+
+    assert "".join(_texts(cell)).splitlines() == [f"[x] {c}" for c in SEED_CRITERIA]
+    assert set(SEED_CRITERIA) <= set(__import__("inspect").getsource(lesson02.acceptance_criteria).split('"'))
 
 
 def test_lesson_02_stored_outputs_tell_the_story() -> None:
     nb = _read(LESSON_02)
     blocked = [_all_text(c) for c in _code_cells(nb) if c.source == 'lab.wget("apiserver", from_pod="test-blocked")']
-    allowed = [_all_text(c) for c in _code_cells(nb) if c.source == 'lab.wget("apiserver", from_pod="test-allowed")']
+    allowed = [_all_text(c) for c in _code_cells(nb)
+               if c.source == 'lesson02.wget_head(lab, "apiserver", from_pod="test-allowed")']
     # before the policy both get the page; after it only test-allowed does
     assert "<title>Welcome to nginx!</title>" in blocked[0] and "wget: download timed out" in blocked[1]
-    assert all("<title>Welcome to nginx!</title>" in text for text in allowed) and len(allowed) >= 2
+    assert all("<title>Welcome to nginx!</title>" in text for text in allowed[:2]) and len(allowed) >= 2
+    # nginx's page in full once; later probes print its first four lines
+    assert sum("<h1>Welcome to nginx!</h1>" in _all_text(c) for c in _code_cells(nb)) == 1
     applied = _output_of(nb, 'lab.apply("manifests/api-allow.yaml")')
     assert "networkpolicy.networking.k8s.io/api-allow created" in applied
     assert "<Figure size" in _output_of(nb, "lab.plot(compare=before")
     headings = _headings(nb)
-    for mistake in ("Mistake 1", "Mistake 2", "Mistake 6"):
-        assert any(h.startswith(mistake) for h in headings), mistake
+    for mistake in range(1, 8):  # every common mistake of the recipe, made live
+        assert any(h.startswith(f"Mistake {mistake}:") for h in headings), mistake
+    intro = nb.cells[0].source
+    assert "three classic mistakes" not in intro and "15 minutes" in intro and "After this lesson you can" in intro
     sources = "\n".join(c.source for c in _code_cells(nb))
     for call in ('lab.label("apiserver", "app=book-store")', 'lab.unlabel("apiserver", "role")',
                  'lab.expose("apiserver", port=8080, target_port=80, name="apiserver-8080")',
                  'lab.delete("pod", "apiserver")', 'lab.delete("service", "apiserver")',
                  'lab.delete("networkpolicy", "api-allow")', "lab.cleanup()", "lab.widget()",
                  'lab.explain("test-blocked", "apiserver")', "lab.get_policies()",
-                 'lab.describe_policy("api-allow")'):
+                 'lab.describe_policy("api-allow")', 'lab.get_endpoints("apiserver")', "lab.policy_editor()",
+                 "lesson02.check_frontend_only(lab)", 'lesson02.get_pods(lab, "app=bookstore,role=api"',
+                 "lesson02.jsonpath(lab,", 'lab.run("intruder", image="alpine", labels="app=bookstore")',
+                 "manifests/real-world-api-gateway.yaml", "manifests/real-world-microservices.yaml",
+                 "manifests/real-world-monitoring.yaml", "manifests/postgres-allow-backend-only.yaml",
+                 "manifests/api-allow-frontend-namespace.yaml", "manifests/api-allow-wrong-namespace.yaml"):
         assert call in sources, call
+
+
+def test_lesson_02_teaches_exactly() -> None:
+    """Claims a review against the Kubernetes documentation found wrong (issue 9), and the seed's own errors."""
+    nb = _read(LESSON_02)
+    text = " ".join(" ".join(c.source.split()) for c in nb.cells if c.cell_type == "markdown")
+    assert "signature of a NetworkPolicy" not in text and "never a Service's port" not in text
+    assert "Pod lifecycle" in text and "isolates a new pod that a policy selects before the pod starts" in text
+    assert "from the node the pod runs on" in text and "replies to a connection that was allowed" in text
+    assert "the Service's `targetPort`" in text
+    assert "Next: a namespace-wide default deny" not in text and "(README.md)" in text
+    # not the seed's mistakes: NetworkPolicy is built in, no FailedConnection events, admission not RBAC,
+    # kubernetes.io/metadata.name rather than a "name" label
+    assert "NetworkPolicy is built into Kubernetes" in text and "records no event for a blocked connection" in text
+    assert "ValidatingAdmissionPolicy" in text and "kubernetes.io/metadata.name" in text
+    manifests = "".join((NOTEBOOKS / "manifests" / m).read_text() for m in
+                        ("real-world-monitoring.yaml", "api-allow-frontend-namespace.yaml"))
+    assert "kubernetes.io/metadata.name: lesson-02" in manifests
+    assert not re.search(r"^\s+name: (monitoring|frontend)$", manifests, re.M)
+
+
+def test_lesson_02_text_tables_fit_100_columns() -> None:
+    for cell in _code_cells(_read(LESSON_02)):
+        if _ignored(cell) or "cat(" in cell.source or "explain(" in cell.source:
+            continue  # ignored cells and prose-like lines (a manifest, an explanation) wrap at words
+        for text in _texts(cell):
+            for line in text.splitlines():
+                if not line.startswith("$ "):  # a command is one line, however long
+                    assert len(line) <= 100, f"{len(line)} columns in the output of:\n{cell.source}\n{line}"
+
+
+def test_start_here_says_exactly_what_is_checked_where() -> None:
+    text = " ".join(" ".join(c.source.split()) for c in _read(START_HERE).cells if c.cell_type == "markdown")
+    assert "what you read here is what a real cluster prints" not in text
+    assert "not yet run by us" in text
+
+
+def test_solutions_pass_their_checks() -> None:
+    from nphelpers import lesson02
+
+    solution = yaml.safe_load((NOTEBOOKS / "solutions" / "02-frontend-only.yaml").read_text())
+    assert solution == yaml.safe_load(lesson02.frontend_only_yaml())
+
+
+def test_course_index_lists_every_lesson() -> None:
+    index = (NOTEBOOKS / "README.md").read_text()
+    for path in ALL:
+        assert f"]({path.name})" in index, path.name
+    assert "nbval-ignore-output" in index  # where the marker is explained, instead of the student's cell
 
 
 def test_api_allow_manifest_is_the_lessons() -> None:
@@ -297,7 +358,7 @@ def test_stored_outputs_hold_on_the_live_backend(
 ) -> None:
     """Run every code cell against the live backend on the in-memory Kubernetes API of
     ``tests/fake_kube.py`` and compare what it prints with the stored stdout of each cell
-    (cells marked NBVAL_IGNORE_OUTPUT are run but not compared). This is what the kind
+    (cells tagged nbval-ignore-output are run but not compared). This is what the kind
     workflow checks for real; here it catches a backend that prints differently.
     """
     from nphelpers import kubectl
@@ -336,3 +397,26 @@ def test_stored_outputs_hold_on_the_live_backend(
     assert not unknown, "\n".join(unknown)
     if known:
         pytest.xfail("; ".join(sorted(known)))
+
+
+# -- the README's notebook snippet runs as written ----------------------------------------
+def _readme_snippet() -> str:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## In a notebook", 1)[1]
+    return section.split("```python", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.xfail(strict=True, raises=NameError,
+                   reason="README.md's snippet uses `before` before defining it; the lesson-02 report gives the "
+                          "corrected snippet (README.md is the coordinator's): remove this marker when it lands")
+def test_readme_notebook_snippet_runs_as_written(monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from nphelpers.lab import Lab
+
+    monkeypatch.chdir(NOTEBOOKS)  # the snippet applies manifests/api-allow.yaml, as the lessons do
+    # Lab's default out= is the sys.stdout of import time; under pytest that stream may be closed by now.
+    monkeypatch.setitem(Lab.__init__.__kwdefaults__, "out", _Stdout())
+    monkeypatch.setenv("NPHELPERS_BACKEND", "simulated")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    exec(compile(_readme_snippet(), "README.md", "exec"), {})
+    assert "nginx" in capsys.readouterr().out

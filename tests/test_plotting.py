@@ -104,10 +104,24 @@ def test_every_cell_has_its_colour_and_glyph(after: ClusterState) -> None:
     assert (is_allowed == m.allowed).all()
     assert (is_blocked == ~m.allowed).all()
 
-    # Colour is not the only cue: one glyph per cell, of the matching kind.
-    assert _centres(_by_gid(ax, "glyph-allowed")) == _cells(m.allowed)
-    assert _centres(_by_gid(ax, "glyph-blocked")) == _cells(~m.allowed)
-    assert len(_by_gid(ax, "glyph-allowed").get_paths()) == int(m.allowed.sum())
+    # Colour is not the only cue: one glyph per cell off the diagonal, of the matching kind.
+    off = ~np.eye(n, dtype=bool)
+    assert _centres(_by_gid(ax, "glyph-allowed")) == _cells(m.allowed & off)
+    assert _centres(_by_gid(ax, "glyph-blocked")) == _cells(~m.allowed & off)
+    assert len(_by_gid(ax, "glyph-allowed").get_paths()) == int((m.allowed & off).sum())
+
+
+def test_self_cells_are_marked_always_allowed(after: ClusterState) -> None:
+    """A pod to itself is drawn apart (grey, hatched, no glyph) and the legend says why."""
+    from nphelpers.plotting import SELF_COLOR, SELF_LABEL
+
+    m = reachability(after)
+    n = len(m.pods)
+    ax = _axes(plot_matrix(m, after))
+    selfs = _by_gid(ax, "self-cells")
+    assert selfs is not None and _centres(selfs) == {(i, i) for i in range(n)}
+    assert np.isclose(selfs.get_facecolor()[0][:3], to_rgb(SELF_COLOR)).all() and selfs.get_hatch() == "//"
+    assert SELF_LABEL in [t.get_text() for t in ax.get_legend().get_texts()]
 
 
 def test_colours_differ_in_lightness() -> None:

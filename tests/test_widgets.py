@@ -55,7 +55,10 @@ def test_initial_render(toggles: LabelToggles) -> None:
     # Clients are the pods not behind the apiserver Service, probed at once on the simulator.
     assert toggles.clients == [ALLOWED, BLOCKED]
     assert [(r.source, r.outcome) for r in toggles.probe_results] == [(ALLOWED, "allowed"), (BLOCKED, "blocked")]
-    assert b"<svg" in toggles.image and toggles._w_image.format == "svg+xml"  # SVG by default: fastest
+    # The matrix is an HTML table by default (instant); the figure is opt-in.
+    assert toggles.image == b"" and "<table" in toggles.matrix_markup
+    assert toggles._w_matrix.value == toggles.matrix_markup
+    assert toggles.endpoints == ["apiserver"]
     assert toggles.error is None and toggles.last_command == ""
     # The default pair is the interesting one: the blocked client -> the server.
     assert toggles.explanation.startswith(f"{BLOCKED} -> {API} on 80/TCP: BLOCKED")
@@ -77,10 +80,10 @@ def test_toggle_app_bookstore_flips_probe_and_exactly_one_cell(lab: Lab, toggles
     assert toggles.last_output == "pod/test-blocked labeled"
     assert toggles.error is None
 
-    # ...and back: untick removes the key, as `kubectl label pod X app-` does.
+    # ...and back: untick is undo, test-blocked gets its app=other back.
     toggles.toggle("test-blocked", "app", "bookstore", False)
-    assert "app" not in lab.state().pods[BLOCKED].labels
-    assert toggles.last_command == "kubectl label pod test-blocked app- -n lesson-02"
+    assert lab.state().pods[BLOCKED].labels["app"] == "other"
+    assert toggles.last_command == "kubectl label pod test-blocked app=other --overwrite -n lesson-02"
     assert probe_of(toggles, BLOCKED).outcome == "blocked"  # type: ignore[attr-defined]
     assert toggles.changes == [(BLOCKED, API, True, False)]
 
@@ -93,8 +96,9 @@ def test_widgets_follow_the_state(toggles: LabelToggles) -> None:
     assert "app=bookstore" in toggles._w_current[BLOCKED].value
     assert "managed-by" not in toggles._w_current[BLOCKED].value
     assert "kubectl label pod test-blocked app=bookstore --overwrite" in toggles._w_command.value
-    assert toggles._w_image.value == toggles.image
+    assert toggles._w_matrix.value == toggles.matrix_markup
     # Clicking the checkbox in the browser sets its value: the handler does the same as toggle().
+    # The free text set app=bookstore, so there is no earlier tick to undo: untick removes the key.
     box.value = False
     assert "app" not in toggles.lab.state().pods[BLOCKED].labels
     assert toggles.last_command == "kubectl label pod test-blocked app- -n lesson-02"
@@ -208,13 +212,13 @@ def test_no_target_service_no_probes() -> None:
 
 
 def test_buttons_call_the_methods(lab: Lab, toggles: LabelToggles) -> None:
-    text, add, remove = toggles._w_text[BLOCKED]
-    text.value = "app=bookstore"
-    add.click()
+    toggles._w_pod.value = BLOCKED
+    toggles._w_text.value = "app=bookstore"
+    toggles._w_add.click()
     assert lab.state().pods[BLOCKED].labels["app"] == "bookstore"
     assert probe_of(toggles, BLOCKED).outcome == "allowed"  # type: ignore[attr-defined]
-    text.value = "app"
-    remove.click()
+    toggles._w_text.value = "app"
+    toggles._w_remove.click()
     assert "app" not in lab.state().pods[BLOCKED].labels
 
 
@@ -230,14 +234,15 @@ def test_backend_failure_keeps_checkbox_honest(lab: Lab, toggles: LabelToggles) 
     assert box.disabled and "deleted" in toggles._w_current[BLOCKED].value
 
 
-def test_png_images(lab: Lab) -> None:
-    toggles = LabelToggles(lab, image_format="png")
+@pytest.mark.parametrize("fmt, magic", [("png", b"\x89PNG"), ("svg", b"<svg")])
+def test_figure_images(lab: Lab, fmt: str, magic: bytes) -> None:
+    toggles = LabelToggles(lab, matrix_format=fmt)  # type: ignore[arg-type]
     toggles.toggle("test-blocked", "app", "bookstore", True)
-    assert toggles.image.startswith(b"\x89PNG")
-    assert toggles._w_image.format == "png" and toggles._w_image.value == toggles.image
-    editor = PolicyEditor(lab, API_ALLOW, image_format="png")
+    assert magic in toggles.image[:400] and toggles.matrix_markup == ""
+    assert toggles._w_image.value == toggles.image
+    editor = PolicyEditor(lab, API_ALLOW, matrix_format=fmt)  # type: ignore[arg-type]
     editor.apply()
-    assert editor.image.startswith(b"\x89PNG")
+    assert magic in editor.image[:400]
 
 
 def test_view_is_a_box(toggles: LabelToggles) -> None:
@@ -273,7 +278,7 @@ def test_editor_rejects_broken_yaml() -> None:
 def test_editor_applies_good_policy() -> None:
     lab = lesson_lab(policy=False)
     editor = PolicyEditor(lab, API_ALLOW)
-    assert editor._w_image.layout.display == "none"  # no picture before the first apply
+    assert editor._w_image.layout.display == "none" and editor.matrix_markup == ""  # nothing before the first apply
     assert editor.validate() is None
     assert editor.message == "valid: networkpolicy.networking.k8s.io/api-allow"
     lines = editor.apply()
@@ -284,9 +289,8 @@ def test_editor_applies_good_policy() -> None:
     assert policy.manifest["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "nphelpers"
     assert editor.matrix is not None and not editor.matrix.is_allowed(BLOCKED, API)
     assert editor.previous_matrix is not None and editor.previous_matrix.is_allowed(BLOCKED, API)
-    assert b"<svg" in editor.image and editor._w_image.value == editor.image
-    assert editor._w_image.layout.display is None  # hidden until there is a picture
-    assert lab.backend.wget(BLOCKED, "http://apiserver", 2).outcome == "blocked"
+    assert "<table" in editor.matrix_markup and editor._w_matrix.value == editor.matrix_markup
+    assert lab.probe("apiserver", from_pod="test-blocked").outcome == "blocked"
     assert editor.apply() == ["networkpolicy.networking.k8s.io/api-allow unchanged"]
 
 
@@ -294,3 +298,120 @@ def test_editor_view_is_a_box() -> None:
     lab = lesson_lab(policy=False)
     assert isinstance(PolicyEditor(lab, API_ALLOW).view(), ipywidgets.Box)
     assert isinstance(lab.policy_editor(API_ALLOW), ipywidgets.Box)
+
+
+# -- issue 9: undo, reset, endpoints, refresh, a static picture, Lab only ----------------
+def test_untick_restores_the_previous_value(lab: Lab, toggles: LabelToggles) -> None:
+    toggles.toggle("test-blocked", "app", "bookstore", True)
+    assert lab.state().pods[BLOCKED].labels["app"] == "bookstore"
+    toggles.toggle("test-blocked", "app", "bookstore", False)
+    assert lab.state().pods[BLOCKED].labels["app"] == "other"  # not gone: undo
+    assert toggles._w_checks[(BLOCKED, "app", "bookstore")].value is False
+    # A label the pod had from the start: unticking removes it (there is nothing earlier to restore).
+    toggles.toggle("apiserver", "role", "api", False)
+    assert "role" not in lab.state().pods[API].labels
+
+
+def test_reset_puts_every_label_back(lab: Lab, toggles: LabelToggles) -> None:
+    original = {k: dict(p.labels) for k, p in lab.state().pods.items()}
+    toggles.toggle("test-blocked", "app", "bookstore", True)
+    toggles.toggle("test-blocked", "role", "api", True)
+    toggles.toggle("apiserver", "role", "api", False)
+    toggles.set_label("test-allowed", "tier=web")
+    toggles._w_reset.click()
+    assert {k: dict(p.labels) for k, p in lab.state().pods.items()} == original
+    assert toggles.error is None
+    assert "kubectl label pod apiserver role=api --overwrite -n lesson-02" in toggles.last_command
+    assert "kubectl label pod test-allowed tier- -n lesson-02" in toggles.last_command
+    assert not toggles.matrix.is_allowed(BLOCKED, API)
+    toggles.reset()  # nothing left to do: says so, runs no command
+    assert toggles.last_command == "" and "nothing to reset" in toggles.last_output
+
+
+def test_service_without_endpoints_is_explained(lab: Lab, toggles: LabelToggles) -> None:
+    assert "sends to: <code>apiserver</code>" in toggles._w_service.value
+    toggles.toggle("apiserver", "role", "api", False)
+    assert toggles.endpoints == []
+    assert "has no endpoints" in toggles._w_service.value
+    assert "refused" in toggles._w_service.value and "pod to pod" in toggles._w_service.value
+
+
+def test_refreshes_after_changes_made_elsewhere_through_the_lab(lab: Lab, toggles: LabelToggles) -> None:
+    lab.label("test-blocked", "app=bookstore")  # a later notebook cell
+    assert toggles.matrix.is_allowed(BLOCKED, API)
+    assert probe_of(toggles, BLOCKED).outcome == "allowed"  # type: ignore[attr-defined]
+    assert toggles._w_checks[(BLOCKED, "app", "bookstore")].value is True
+    editor = PolicyEditor(lab)
+    editor.text = API_ALLOW.rstrip("\n") + "\n            role: frontend\n"
+    assert editor.apply() == ["networkpolicy.networking.k8s.io/api-allow configured"]
+    assert probe_of(toggles, BLOCKED).outcome == "blocked"  # type: ignore[attr-defined]  # the editor's change
+    lab.cleanup()  # the lesson's last cell: the widget shows that its pods are gone
+    assert toggles.matrix.pods == []
+    assert "gone" in toggles._w_command.value
+    assert all(box.disabled for box in toggles._w_checks.values())
+
+
+def test_a_new_widget_replaces_the_old_ones_subscription(lab: Lab) -> None:
+    old, new = LabelToggles(lab), LabelToggles(lab)
+    lab.label("test-blocked", "app=bookstore")
+    assert new.matrix.is_allowed(BLOCKED, API)
+    assert not old.matrix.is_allowed(BLOCKED, API)  # no longer redrawn: it was replaced
+
+
+def test_editor_starts_with_the_policy_in_force(lab: Lab) -> None:
+    editor = PolicyEditor(lab)
+    assert editor.text.startswith("kind: NetworkPolicy") or "kind: NetworkPolicy" in editor.text
+    assert "name: api-allow" in editor.text and "managed-by" not in editor.text and "namespace" not in editor.text
+    assert editor.validate() is None
+    assert editor.apply() == ["networkpolicy.networking.k8s.io/api-allow unchanged"]
+    assert PolicyEditor(lesson_lab(policy=False)).text == ""  # no policy: an empty editor
+
+
+def test_static_picture_for_readers_without_widgets(lab: Lab, toggles: LabelToggles) -> None:
+    bundle = toggles.view()._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "<table" in bundle["text/html"] and "test-blocked" in bundle["text/html"]
+    assert "model_id" not in bundle["text/html"] and "0x" not in bundle["text/plain"]
+    # Deterministic: another lab built the same way gives the same picture.
+    assert LabelToggles(lesson_lab()).view()._repr_mimebundle_()["text/html"] == bundle["text/html"]
+    # Shown means refreshed: a change behind the widget's back (no lab verb) shows up.
+    lab.backend.label("pod", "test-blocked", {"app": "bookstore"}, NS)
+    assert "app=bookstore" in toggles.view()._repr_mimebundle_()["text/html"].split("test-blocked", 2)[1][:200]
+
+
+def test_matrix_html_marks_self_and_changes(lab: Lab) -> None:
+    from nphelpers.widgets import matrix_html
+
+    before = lab.matrix()
+    lab.label("test-blocked", "app=bookstore")
+    markup = matrix_html(lab.matrix(), before)
+    assert markup.count(">self</td>") == 3
+    assert "1 changed" in markup and markup.count("outline:3px") == 1
+    assert "test-blocked → apiserver: allowed (changed)" in markup
+
+
+def test_widgets_talk_only_to_the_lab() -> None:
+    import inspect
+
+    import nphelpers.widgets as widgets
+
+    source = inspect.getsource(widgets)
+    assert "lab.backend" not in source and "self.backend" not in source
+    assert '"kind"' not in source and "getattr(" not in source
+
+
+def test_editor_follows_the_policy_in_force_until_edited(lab: Lab) -> None:
+    editor = PolicyEditor(lab)
+    assert "role: frontend" not in editor.text
+    frontend = API_ALLOW.rstrip("\n") + "\n            role: frontend\n"
+    lab.apply(frontend)  # a later cell changes the policy: the unedited editor shows the new one
+    assert "role: frontend" in editor.text
+    editor.text = editor.text.replace("role: frontend", "role: admin")  # the student edits...
+    lab.apply(API_ALLOW)  # ...and a change elsewhere does not overwrite their text
+    assert "role: admin" in editor.text
+    assert editor.apply() == ["networkpolicy.networking.k8s.io/api-allow configured"]
+    assert "role: admin" in editor.text  # its own apply keeps the text as typed
+    lab.label("test-blocked", "app=bookstore")  # a shown matrix follows later changes
+    assert editor.matrix is not None and editor.matrix.is_allowed(BLOCKED, API) is False  # role=admin needed
+    lab.label("test-blocked", "role=admin")
+    assert editor.matrix.is_allowed(BLOCKED, API)

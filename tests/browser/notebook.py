@@ -28,14 +28,16 @@ NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"
 KERNEL_STATUS = ".jp-StatusBar-Widget .jp-StatusBar-TextItem"
 
 
-def launch_chromium(playwright: Playwright, executable: str, user_data_dir: Path) -> BrowserContext:
-    """Debian's chromium (never a Playwright-downloaded build) with a fresh profile."""
+def launch_chromium(
+    playwright: Playwright, executable: str, user_data_dir: Path, size: tuple[int, int] = (1024, 768)
+) -> BrowserContext:
+    """Debian's chromium (never a Playwright-downloaded build) with a fresh profile, at ``size`` (a small laptop)."""
     return playwright.chromium.launch_persistent_context(
         str(user_data_dir),
         executable_path=executable,
         headless=True,
         args=CHROMIUM_ARGS,
-        viewport={"width": 1400, "height": 1000},
+        viewport={"width": size[0], "height": size[1]},
         timeout=60_000,
     )
 
@@ -220,7 +222,7 @@ class LabelWidgetView:
     }"""
 
     PROBE_TABLE = """root => {
-        const table = [...root.querySelectorAll('table')].find(t => /\\bfrom\\b/.test(t.rows[0]?.innerText || ''));
+        const table = root.querySelector('.nphelpers-probes table');
         if (!table) return null;
         return Object.fromEntries([...table.rows].slice(1).map(r => {
             const cells = [...r.cells].map(c => c.innerText.trim());
@@ -230,11 +232,11 @@ class LabelWidgetView:
 
     def __init__(self, output: Locator) -> None:
         self.output = output
-        self.root = output.locator(".jupyter-widgets.widget-vbox").first
+        self.root = output.locator(".nphelpers-label-widget").first
 
     def wait_until_rendered(self, timeout_ms: int = 30_000) -> None:
         self.root.locator(".widget-checkbox input[type=checkbox]").first.wait_for(state="visible", timeout=timeout_ms)
-        self.root.locator("img.widget-image").first.wait_for(state="visible", timeout=timeout_ms)
+        self.root.locator(".nphelpers-matrix table").first.wait_for(state="visible", timeout=timeout_ms)
 
     def checkbox(self, pod: str, label: str) -> Locator:
         problem = self.root.evaluate(self.FIND_CHECKBOX, [pod, label])
@@ -247,7 +249,78 @@ class LabelWidgetView:
         return self.root.evaluate(self.PROBE_TABLE) or {}
 
     def matrix_src(self) -> str:
-        return self.root.locator("img.widget-image").first.get_attribute("src") or ""
+        """The matrix as drawn now (its HTML), to see that it was redrawn."""
+        return self.root.locator(".nphelpers-matrix").first.inner_html()
+
+    def labels_now(self, pod: str) -> str:
+        """The "labels now" text of ``pod``'s row."""
+        return self.root.evaluate(
+            """(root, pod) => {
+                const rows = [...root.querySelectorAll('.widget-hbox')];
+                const row = rows.find(r => (r.children[0]?.innerText || '').trim() === pod);
+                return row ? row.children[row.children.length - 1].innerText.trim() : '';
+            }""",
+            pod,
+        )
+
+    def button(self, label: str) -> Locator:
+        return self.root.locator(".widget-button", has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")).first
 
     def text(self) -> str:
         return self.root.inner_text()
+
+
+# -- layout ------------------------------------------------------------------------------
+FILE_BROWSER = "#filebrowser"
+FILE_BROWSER_TAB = '.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="filebrowser"]'
+
+LAYOUT_PROBLEMS = """root => {
+    const problems = [];
+    const name = el => {
+        const cls = [...el.classList].filter(c => /^(widget-|nphelpers-|jp-)/.test(c)).slice(0, 2).join('.');
+        const text = (el.innerText || el.value || '').trim().replace(/\\s+/g, ' ').slice(0, 30);
+        return `<${el.tagName.toLowerCase()}${cls ? '.' + cls : ''}> "${text}"`;
+    };
+    const doc = document.scrollingElement || document.documentElement;
+    if (doc.scrollWidth > window.innerWidth) {
+        problems.push(`the page scrolls horizontally: ${doc.scrollWidth} px wide in a ${window.innerWidth} px window`);
+    }
+    // Every scrolling box from the widget up to the notebook: none may scroll sideways.
+    for (let el = root; el && el !== document.body; el = el.parentElement) {
+        const style = getComputedStyle(el);
+        if (/(auto|scroll)/.test(style.overflowX) && el.scrollWidth > el.clientWidth + 1) {
+            problems.push(`${name(el)} has a horizontal scrollbar: ${el.scrollWidth} > ${el.clientWidth} px`);
+        }
+    }
+    const notebook = root.closest('.jp-Notebook') || document.body;
+    const right = Math.min(window.innerWidth, notebook.getBoundingClientRect().right);
+    const parts = root.querySelectorAll(
+        '.widget-button, .widget-checkbox, .widget-dropdown, .widget-text, .widget-textarea, textarea, ' +
+        '.widget-html, .widget-hbox, .widget-vbox, .widget-image, table, pre');
+    for (const el of [root, ...parts]) {
+        const r = el.getBoundingClientRect();
+        if (r.width === 0 && r.height === 0) continue;  // not displayed
+        if (r.left < -1 || r.right > right + 1) {
+            problems.push(`${name(el)} spans ${Math.round(r.left)}..${Math.round(r.right)} px, past the notebook's ` +
+                          `right edge at ${Math.round(right)} px`);
+        }
+        const clips = el.matches('.widget-button, .widget-html-content, pre, textarea, .widget-textarea');
+        if (clips && el.scrollWidth > el.clientWidth + 1) {
+            problems.push(`${name(el)} clips its content: ${el.scrollWidth} > ${el.clientWidth} px`);
+        }
+    }
+    return problems;
+}"""
+
+
+def ensure_file_browser_open(page: Page) -> None:
+    """The left sidebar shows the file browser, as it does for a student who just opened JupyterLab."""
+    panel = page.locator(FILE_BROWSER)
+    if not panel.is_visible():
+        page.locator(FILE_BROWSER_TAB).click()
+    panel.wait_for(state="visible", timeout=10_000)
+
+
+def layout_problems(root: Locator) -> list[str]:
+    """What does not fit: controls past the notebook's right edge, horizontal scrollbars, clipped text."""
+    return list(root.evaluate(LAYOUT_PROBLEMS))

@@ -22,10 +22,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-# Lab settings for a quiet, deterministic page: no news or update pop-ups (and no requests for
-# them), no extension manager reaching out to PyPI, and every notebook cell attached to the DOM.
+# Lab settings for a quiet, deterministic page: no extension manager reaching out to PyPI, and
+# every notebook cell attached to the DOM. (No news or update pop-ups, no autosave, no widget state:
+# the project's own jupyter/labconfig says so; callers put it on JUPYTER_CONFIG_PATH, as lab.sh does.)
 LAB_SETTINGS: dict[str, dict[str, object]] = {
-    "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
     "@jupyterlab/extensionmanager-extension/plugin": {"enabled": False},
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
 }
@@ -55,9 +55,17 @@ class LabServer:
         lines = self.log_path.read_text(errors="replace").splitlines()
         return "\n".join(lines[-tail:])
 
-    def api(self, path: str, method: str = "GET", timeout: float = 5.0) -> object:
+    def settings(self, plugin: str) -> dict[str, object]:
+        """The settings JupyterLab uses for ``plugin``: the schema's defaults (where the server puts the
+        overrides of ``labconfig/default_setting_overrides.json``) under the user's own settings."""
+        found = self.api(f"settings/{plugin}", prefix="lab/api/")
+        assert isinstance(found, dict)
+        defaults = {k: p.get("default") for k, p in found["schema"].get("properties", {}).items()}
+        return {**defaults, **(found.get("settings") or {})}
+
+    def api(self, path: str, method: str = "GET", timeout: float = 5.0, prefix: str = "api/") -> object:
         request = urllib.request.Request(
-            f"{self.base_url}api/{path.lstrip('/')}",
+            f"{self.base_url}{prefix}{path.lstrip('/')}",
             method=method,
             headers={"Authorization": f"token {self.token}"},
         )
