@@ -34,7 +34,7 @@ from nphelpers.widgets import ImageFormat, LabelToggles, render_image  # noqa: E
 
 
 def lesson_lab(extra: int) -> Lab:
-    lab = Lab(backend="simulated", namespace="lesson-02", out=None)
+    lab = Lab(backend="simulated", namespace="lesson-02", out=False)
     deploy_lesson_02(lab, extra_clients=extra)
     return lab
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .errors import show_errors_in_one_line
+
 __version__ = "0.1.0"
 __all__ = ["Lab", "ClusterState", "evaluate", "reachability", "load_paths", "load_text", "__version__"]
 
@@ -28,3 +30,6 @@ def __getattr__(name: str) -> Any:
         module, attr = _EXPORTS[name]
         return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'nphelpers' has no attribute {name!r}")
+
+
+show_errors_in_one_line()  # inside IPython: a mistake is one line from the very first cell

@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("doctor", help="check that the current kind cluster enforces NetworkPolicy")
     d.add_argument("--context", help="kubeconfig context (default: the current one)")
     d.add_argument("--allow-context", action="store_true",
-                   help="allow a context that is not a kind cluster (kind-*)")
+                   help="allow a context that is not a local kind cluster (kind-X on a loopback server)")
     return parser
 
 

@@ -14,14 +14,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .errors import NotFoundError
-from .kinds import canonical_kind
-from .model import NAME_LABEL, Namespace, Pod, Service
+from .errors import NotFoundError, UsageError
+from .kinds import KINDS, canonical_kind, kind_info
+from .model import NAME_LABEL, Namespace, Pod, Service, ServicePort
 from .policy import NetworkPolicy
+from .refs import Ref, namespace_of_key
 
 POD_CIDR = ipaddress.ip_network("10.244.0.0/16")
 SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/16")
-KINDS = ("Namespace", "Pod", "Service", "NetworkPolicy")
 
 
 @dataclass
@@ -89,7 +89,7 @@ class ClusterState:
             created = pol.key not in self.policies
             self.policies[pol.key] = pol
             return pol.key, created
-        raise ValueError(f"cannot apply kind {kind!r}")
+        raise UsageError(f"cannot apply kind {kind!r}: nphelpers knows {', '.join(KINDS)}")
 
     def _allocate_pod_ip(self) -> str:
         taken = {ip for p in self.pods.values() for ip in p.ips}
@@ -108,21 +108,30 @@ class ClusterState:
                 return ip
 
     # -- changing -------------------------------------------------------------------
+    def table(self, kind: str) -> dict[str, Any]:
+        """The ``ns/name``-keyed table of a namespaced kind (pods, services, policies)."""
+        return {"Pod": self.pods, "Service": self.services, "NetworkPolicy": self.policies}[canonical_kind(kind)]
+
+    def has(self, kind: str, name: str, namespace: str = "default") -> bool:
+        """Whether the object exists (``namespace`` is ignored for a Namespace)."""
+        if canonical_kind(kind) == "Namespace":
+            return name in self.namespaces
+        return Ref(namespace, name).key in self.table(kind)
+
     def delete(self, kind: str, name: str, namespace: str = "default") -> None:
-        kind = canonical_kind(kind)
-        if kind == "Namespace":
+        info = kind_info(kind)
+        if info.kind == "Namespace":
             if name not in self.namespaces:
-                raise NotFoundError(f'namespaces "{name}" not found')
+                raise NotFoundError(f'{info.plural_resource} "{name}" not found')
             del self.namespaces[name]
             for table in (self.pods, self.services, self.policies):
-                for key in [k for k in table if k.split("/", 1)[0] == name]:
+                for key in [k for k in table if namespace_of_key(k) == name]:
                     del table[key]
             return
-        table: dict[str, Any] = {"Pod": self.pods, "Service": self.services, "NetworkPolicy": self.policies}[kind]
-        key = f"{namespace}/{name}"
+        table = self.table(info.kind)
+        key = Ref(namespace, name).key
         if key not in table:
-            plural = {"Pod": "pods", "Service": "services", "NetworkPolicy": "networkpolicies.networking.k8s.io"}
-            raise NotFoundError(f'{plural[kind]} "{name}" not found in namespace "{namespace}"')
+            raise NotFoundError(f'{info.plural_resource} "{name}" not found in namespace "{namespace}"')
         del table[key]
 
     def set_labels(self, kind: str, name: str, labels: Mapping[str, str], namespace: str = "default") -> None:
@@ -134,8 +143,8 @@ class ClusterState:
             self.namespaces[name] = Namespace(name, dict(labels))
             return
         if kind != "Pod":
-            raise ValueError(f"labels can be changed on pods and namespaces here, not {kind}")
-        pod = self.pod(f"{namespace}/{name}")
+            raise UsageError(f"labels can be changed on pods and namespaces here, not {kind}")
+        pod = self.pod(Ref(namespace, name).key)
         self.pods[pod.key] = pod.with_labels(labels)
 
     # -- reading --------------------------------------------------------------------
@@ -155,9 +164,17 @@ class ClusterState:
                 return pod
         return None
 
-    def endpoints(self, service: Service) -> list[Pod]:
-        """Pods behind a service, sorted by name (the simulator's deterministic pick is the first)."""
-        return sorted((p for p in self.pods.values() if service.selects(p)), key=lambda p: p.key)
+    def endpoints(self, service: Service, port: ServicePort | None = None) -> list[Pod]:
+        """Pods behind a service (for one of its ports), sorted by name (the simulator's pick is the first).
+
+        As the endpoints controller builds them: a pod is an endpoint of ``port`` only if it
+        defines the port's ``targetPort`` when that is a name (same name and protocol, the
+        first such container port); a number is always defined.
+        """
+        pods = (p for p in self.pods.values() if service.selects(p))
+        if port is not None and isinstance(port.target_port, str):
+            pods = (p for p in pods if p.resolve_port(str(port.target_port), port.protocol) is not None)
+        return sorted(pods, key=lambda p: p.key)
 
     def service_by_ip(self, ip: str) -> Service | None:
         for svc in self.services.values():

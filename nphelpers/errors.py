@@ -62,3 +62,33 @@ class NotFoundError(NphelpersError):
 
 class BackendError(NphelpersError):
     """The cluster backend cannot do what was asked (unreachable, unsafe context, timeout)."""
+
+
+MAX_SHOWN = 400  # characters of an error line shown in a notebook; the rest is cut with "..."
+
+
+def one_line(err: BaseException, limit: int = MAX_SHOWN) -> str:
+    """``err``'s message on one short line (newlines folded, long input cut)."""
+    text = " ".join(str(err).split("\n"))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def show_errors_in_one_line() -> bool:
+    """In IPython, show a user's mistake (an :class:`NphelpersError`) as ``error: ...``, not a traceback.
+
+    Installed by ``import nphelpers`` inside IPython and again by every ``Lab()`` before it
+    does anything that can fail. Returns whether a shell was found. Never imports IPython
+    itself (the command line does not need it).
+    """
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None:
+        return False
+
+    def show(shell: object, etype: type, value: BaseException, tb: object, tb_offset: int | None = None) -> None:
+        print(f"error: {one_line(value)}", file=sys.stderr)
+
+    shell.set_custom_exc((NphelpersError,), show)
+    return True

@@ -53,7 +53,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
-from .cluster import canonical_kind
+from .backends.base import Applied, Deleted, Fact, Kept, Labeled
+from .kinds import KINDS, kind_info
 from .model import Namespace, Pod, Service
 from .policy import EGRESS, INGRESS, NetworkPolicy, Peer, Rule
 from .selectors import LabelSelector
@@ -75,8 +76,6 @@ VOLATILE_PREFIXES: tuple[str, ...] = ("Created on:",)
 # Tab writers (cli-runtime printers.GetNewTabWriter; describe.tabbedString).
 GET_MINWIDTH, GET_PADDING = 6, 3
 DESCRIBE_MINWIDTH, DESCRIBE_PADDING = 0, 2
-
-_GROUPS = {"Pod": "", "Service": "", "Namespace": "", "NetworkPolicy": "networking.k8s.io"}
 
 
 # --------------------------------------------------------------------------------------
@@ -554,9 +553,7 @@ def normalize_volatile(text: str, created_on: str = CREATED_ON_PLACEHOLDER) -> s
 # --------------------------------------------------------------------------------------
 def resource_name(kind: str) -> str:
     """``pod``, ``service``, ``namespace``, ``networkpolicy.networking.k8s.io``: kind.group."""
-    k = canonical_kind(kind)
-    group = _GROUPS[k]
-    return k.lower() + (f".{group}" if group else "")
+    return kind_info(kind).resource
 
 
 def applied(kind: str, name: str, action: str = "created") -> str:
@@ -631,6 +628,47 @@ def label_output(
     return "\n".join(lines)
 
 
+def not_found(kind: str, name: str) -> str:
+    """What kubectl 1.31 prints on stderr for an object that does not exist.
+
+    ``Error from server (NotFound): pods "web" not found``: the apiserver's NotFound status
+    names the resource (plural, with its group) and the object, not the namespace.
+    """
+    return f'Error from server (NotFound): {kind_info(kind).plural_resource} "{name}" not found'
+
+
+def already_exists(kind: str, name: str) -> str:
+    """``kubectl create`` (and ``expose``) of an object that exists: the apiserver's AlreadyExists."""
+    return f'Error from server (AlreadyExists): {kind_info(kind).plural_resource} "{name}" already exists'
+
+
+Verb = str  # "apply", "create", "run", "expose", "label", "delete", "cleanup"
+
+
+def render(fact: Fact, verb: Verb = "apply") -> str:
+    """What kubectl 1.31 prints for one fact a backend returned, for the command ``verb``.
+
+    * :class:`Applied`: ``pod/web created`` (``configured``, ``unchanged``); for ``expose``
+      a created Service prints ``service/web exposed`` (kubectl expose's own word);
+    * :class:`Deleted`: ``pod "web" deleted``, or kubectl's NotFound line (:func:`not_found`)
+      when it did not exist;
+    * :class:`Labeled`: ``label "x" not found.`` for each absent key removed, then
+      ``pod/web labeled`` / ``unlabeled`` / ``not labeled`` (:func:`label_output`);
+    * :class:`Kept`: nphelpers' own note ``namespace "x" kept: <reason>`` (kubectl has none).
+    """
+    if isinstance(fact, Applied):
+        if verb == "expose" and fact.action == "created":
+            return f"{resource_name(fact.kind)}/{fact.name} exposed"
+        return applied(fact.kind, fact.name, fact.action)
+    if isinstance(fact, Deleted):
+        return deleted(fact.kind, fact.name) if fact.found else not_found(fact.kind, fact.name)
+    if isinstance(fact, Labeled):
+        return label_output(fact.kind, fact.name, fact.old, fact.changes)
+    if isinstance(fact, Kept):
+        return f'{kind_info(fact.kind).word} "{fact.name}" kept: {fact.reason}'
+    raise TypeError(f"not a backend fact: {fact!r}")
+
+
 # --------------------------------------------------------------------------------------
 # Commands
 # --------------------------------------------------------------------------------------
@@ -643,7 +681,7 @@ def _with_namespace(parts: list[str], namespace: str | None) -> str:
 
 
 def _kind_word(kind: str) -> str:
-    return canonical_kind(kind).lower()
+    return kind_info(kind).word
 
 
 def run_command(
@@ -704,6 +742,33 @@ def label_command(
     return _with_namespace(parts, namespace)
 
 
+def expose_command(
+    pod: str, port: int, target_port: int | str | None = None, name: str | None = None, namespace: str | None = None
+) -> str:
+    """``kubectl expose pod apiserver --port=8080 --target-port=80 --name=apiserver-8080``."""
+    parts = ["kubectl", "expose", "pod", pod, f"--port={port}"]
+    if target_port is not None:
+        parts.append(f"--target-port={target_port}")
+    if name:
+        parts.append(f"--name={name}")
+    return _with_namespace(parts, namespace)
+
+
+def create_namespace_command(name: str) -> str:
+    """``kubectl create namespace prod`` (it prints ``namespace/prod created``)."""
+    return f"kubectl create namespace {name}"
+
+
+def cleanup_command(selector: str, namespace: str | None = None) -> str:
+    """``kubectl delete networkpolicy,service,pod -l SELECTOR [-n NS]``: the kinds in cleanup order."""
+    kinds = sorted((k for k in KINDS.values() if k.namespaced), key=lambda k: k.cleanup_order)
+    return _with_namespace(["kubectl", "delete", ",".join(k.word for k in kinds), "-l", selector], namespace)
+
+
+NO_RESOURCES = "No resources found"
+"""What ``kubectl delete -l`` prints (on stderr) when nothing matches."""
+
+
 # --------------------------------------------------------------------------------------
 # busybox wget and kubectl exec
 # --------------------------------------------------------------------------------------
@@ -742,10 +807,14 @@ def nginx_index() -> str:
 __all__ = [
     "CREATED_ON_PLACEHOLDER",
     "KUBECTL_VERSION",
+    "NO_RESOURCES",
     "VOLATILE_PREFIXES",
     "WGET_TIMEOUT",
+    "already_exists",
     "apply_command",
     "applied",
+    "cleanup_command",
+    "create_namespace_command",
     "custom_columns",
     "custom_columns_spec",
     "delete_command",
@@ -753,6 +822,7 @@ __all__ = [
     "describe_networkpolicy",
     "describe_networkpolicy_command",
     "exec_failed",
+    "expose_command",
     "format_label_selector",
     "get_namespaces",
     "get_namespaces_command",
@@ -769,9 +839,11 @@ __all__ = [
     "label_output",
     "labeled",
     "networkpolicy_object",
+    "not_found",
     "nginx_index",
     "normalize_volatile",
     "pod_object",
+    "render",
     "resource_name",
     "run_command",
     "run_output",

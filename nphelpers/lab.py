@@ -2,10 +2,21 @@
 
 Every verb prints the kubectl command it stands for (``$ kubectl ...``) and then what
 kubectl (or busybox wget) prints, on the simulator and on a live kind cluster alike, so
-students learn kubectl and stored notebook outputs hold for both backends.
+students learn kubectl and stored notebook outputs hold for both backends. Backends return
+facts (:mod:`nphelpers.backends.base`); :mod:`nphelpers.kubectl` alone turns them into text.
 
-The lab works in one namespace (``namespace=``), as if the kubectl context had been set
-to it; objects that name no namespace go there.
+Namespaces
+----------
+The lab has a *home* namespace (``namespace=``, ``default`` unless given), as if the kubectl
+context had been set to it: a name without a namespace (``web``) is there, and ``prod/web``
+or ``namespace="prod"`` is in ``prod`` (:mod:`nphelpers.refs` holds the one rule).
+``lab.create_namespace("prod", labels="purpose=production")`` adds namespaces, every verb
+takes ``namespace=``, and the tables, matrix, figure, verify and widgets cover all the lab's
+namespaces (:attr:`Lab.namespaces`: home, created, and every one it put objects in), grouped
+by namespace. Commands print ``-n NS`` for every namespace but ``default``.
+
+Arguments are checked before anything is printed or sent (:mod:`nphelpers.arguments`); a
+mistake is one :class:`~nphelpers.errors.NphelpersError` line, never a traceback.
 """
 
 from __future__ import annotations
@@ -17,34 +28,40 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-import numpy as np
-
-from . import kubectl
-from .backends.base import Backend, ProbeResult
+from . import arguments, kubectl
+from .arguments import MANAGED_BY
+from .backends.base import Backend, Deleted, Fact, ProbeResult
 from .cluster import ClusterState
-from .engine import Verdict, evaluate, resolve_endpoint
-from .errors import BackendError, NotFoundError, NphelpersError
+from .engine import Endpoint, Verdict, evaluate
+from .errors import BackendError, NotFoundError, NphelpersError, UsageError, show_errors_in_one_line
+from .kinds import KINDS, kind_info
 from .matrix import Reachability, reachability
-from .policy import NetworkPolicy
-from .selectors import parse_label_string
+from .policy import NetworkPolicy, ip_value
+from .refs import Ref, namespace_of_key
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 BACKEND_ENV = "NPHELPERS_BACKEND"
 CLIENT_IMAGE = "alpine"
-MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_SELECTOR = f"{MANAGED_BY}=nphelpers"
+MAX_CAT_BYTES = 1_000_000
+_PATH_MAX, _NAME_MAX = 4096, 255  # what a file name can be at most (Linux)
 
 
-def choose_backend(backend: str | Backend = "auto", namespace: str = "default", **options: Any) -> tuple[Backend, str]:
+def choose_backend(backend: str | Backend = "auto", **options: Any) -> tuple[Backend, str]:
     """The backend to use and one line saying why.
 
     ``auto`` reads ``$NPHELPERS_BACKEND`` (``simulated`` or ``kind``), else uses the current
-    kubeconfig context when it is a kind cluster, else the simulator.
+    kubeconfig context when it is a kind cluster, else the simulator. ``options`` go to the
+    live backend (``context=``, ``namespace=`` for its own lab namespace, which lesson
+    ``default`` maps onto).
     """
     if not isinstance(backend, str):
+        if not isinstance(backend, Backend):
+            raise UsageError(f"backend must be 'auto', 'simulated', 'kind' or a backend object, not {backend!r}")
         return backend, f"Using the {backend.name} backend you passed."
-    choice = backend
+    choice = backend.strip().lower()
     reason = ""
     if choice == "auto":
         env = os.environ.get(BACKEND_ENV, "").strip().lower()
@@ -59,24 +76,29 @@ def choose_backend(backend: str | Backend = "auto", namespace: str = "default", 
                 options.setdefault("context", context)
             else:
                 choice, reason = "simulated", "no kind cluster found"
+    why = f" ({reason})" if reason else ""
     if choice in ("simulated", "simulator", "sim"):
         from .backends.simulated import SimulatedCluster
 
-        why = f" ({reason})" if reason else ""
+        if options:
+            raise UsageError(f"the simulated backend takes no options (got {', '.join(sorted(options))})")
         return SimulatedCluster(), f"Using the simulated cluster{why}: NetworkPolicy v1 semantics, computed exactly."
     if choice in ("kind", "live"):
         from .backends.live import LiveBackend
 
-        live = LiveBackend(namespace=namespace, **options)
-        why = f" ({reason})" if reason else ""
+        live = LiveBackend(**options)
         return live, f"Using the live kind cluster{why}: every probe really runs in a pod."
-    raise BackendError(f'unknown backend "{backend}": use "auto", "simulated" or "kind"')
+    shown = f'{BACKEND_ENV}="{choice}"' if reason.startswith(BACKEND_ENV) else f'"{backend}"'
+    raise BackendError(f'unknown backend {shown}: use "auto", "simulated" or "kind"')
 
 
 class Lab:
     """A NetworkPolicy lab on the simulator or a live kind cluster.
 
-    >>> lab = Lab(backend="simulated", namespace="default", out=None)
+    ``out``: where verbs print; ``None`` (the default) is whatever ``sys.stdout`` is at the
+    time of printing (so ``%%capture`` and redirections work), ``False`` prints nothing.
+
+    >>> lab = Lab(backend="simulated", namespace="default", out=False)
     """
 
     def __init__(
@@ -84,144 +106,308 @@ class Lab:
         backend: str | Backend = "auto",
         *,
         namespace: str = "default",
-        out: TextIO | None = sys.stdout,
+        out: TextIO | None | bool = None,
         **backend_options: Any,
     ) -> None:
-        self.namespace = namespace
-        self._out = out
-        self.backend, line = choose_backend(backend, namespace, **backend_options)
+        show_errors_in_one_line()  # first: the first Lab() failing is already one line
+        if out is True or not (out is None or out is False or hasattr(out, "write")):
+            raise UsageError(f"out must be a stream (e.g. sys.stdout), None (the current stdout) or False, not {out!r}")
+        self._out: TextIO | None | bool = out
+        self._quiet = 0
+        self.namespace = _namespace_name(namespace)
+        self._namespaces: dict[str, None] = {self.namespace: None}  # the lab's namespaces, first use first
+        self.backend, line = choose_backend(backend, **backend_options)
         self._say(line)
-        _show_errors_in_one_line()
 
     # -- output ---------------------------------------------------------------------
+    def _stream(self) -> TextIO | None:
+        if self._quiet or self._out is False:
+            return None
+        return sys.stdout if self._out is None or self._out is True else self._out  # type: ignore[return-value]
+
     def _say(self, *lines: str) -> None:
-        if self._out is not None:
+        stream = self._stream()
+        if stream is not None:
             for line in lines:
-                print(line, file=self._out)
+                print(line, file=stream)
 
     def _cmd(self, command: str) -> None:
         self._say(f"$ {command}")
 
+    def _show(self, facts: Sequence[Fact], verb: str = "apply") -> list[str]:
+        lines = [kubectl.render(f, verb) for f in facts]
+        self._say(*lines)
+        return lines
+
     @contextlib.contextmanager
     def quiet(self) -> Iterator[Lab]:
         """``with lab.quiet():`` run verbs without printing (widgets show the output themselves)."""
-        saved, self._out = self._out, None
+        self._quiet += 1
         try:
             yield self
         finally:
-            self._out = saved
+            self._quiet -= 1
+
+    # -- namespaces -------------------------------------------------------------------
+    @property
+    def namespaces(self) -> list[str]:
+        """The lab's namespaces, sorted: home, those it created, and every one it put objects in."""
+        return sorted(self._namespaces)
+
+    def _ns(self, namespace: str | None) -> str:
+        return self.namespace if namespace is None else _namespace_name(namespace)
+
+    def _ref(self, text: str, namespace: str | None = None, what: str = "name") -> Ref:
+        """``web`` (in ``namespace``, else home) or ``prod/web``."""
+        if isinstance(text, str) and "/" in text and namespace is not None:
+            raise UsageError(f"{what} {text!r} names its namespace: do not also give namespace=")
+        ref = Ref.parse(text, self._ns(namespace), what=what)
+        _namespace_name(ref.namespace)
+        return ref
+
+    def create_namespace(self, name: str, labels: str | Mapping[str, str] | None = None) -> None:
+        """``kubectl create namespace NAME`` (then ``kubectl label namespace NAME ...`` for ``labels``).
+
+        The namespace is the lab's: cleanup deletes it (and only namespaces the lab created).
+        """
+        name = _namespace_name(name)
+        wanted = arguments.labels(labels)
+        if MANAGED_BY in wanted:
+            raise UsageError(f"label {MANAGED_BY} is nphelpers' own: it is set on every object the lab creates")
+        if name in self.state().namespaces:
+            raise NphelpersError(kubectl.already_exists("namespace", name))
+        marked = self._prepare([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}], name)
+        self._cmd(kubectl.create_namespace_command(name))
+        self._apply(marked, "create")
+        if wanted:
+            self.label(name, wanted, kind="namespace")
+
+    def label_namespace(self, name: str, *changes: str | Mapping[str, str | None]) -> None:
+        """``kubectl label namespace NAME key=value key- --overwrite`` (:meth:`label` with ``kind="namespace"``)."""
+        self.label(name, *changes, kind="namespace")
+
+    def unlabel_namespace(self, name: str, *keys: str) -> None:
+        """``kubectl label namespace NAME key-``: remove labels from a namespace."""
+        self.unlabel(name, *keys, kind="namespace")
+
+    def get_namespaces(self) -> None:
+        """``kubectl get namespaces NAMES`` with labels: the lab's namespaces and the labels selectors see."""
+        state = self.state()
+        found = [state.namespaces[n] for n in self.namespaces if n in state.namespaces]
+        self._cmd(kubectl.get_namespaces_command(found, names=True))
+        self._say(kubectl.get_namespaces(found) if found else "No resources found")
 
     # -- objects ----------------------------------------------------------------------
-    def _in_namespace(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """Put ``obj`` in the lab's namespace (unless it names one) and mark it as the lab's."""
+    def _in_namespace(self, obj: Mapping[str, Any], home: str) -> dict[str, Any]:
+        """A copy of ``obj`` in ``home`` (unless it names a namespace), marked as the lab's."""
+        obj = dict(obj)
         meta = obj["metadata"] = dict(obj.get("metadata") or {})
         if obj.get("kind") != "Namespace":
-            meta.setdefault("namespace", self.namespace)
+            meta["namespace"] = meta.get("namespace") or home
         meta["labels"] = {**(meta.get("labels") or {}), MANAGED_BY: "nphelpers"}
         return obj
+
+    def _prepare(self, objects: Sequence[Mapping[str, Any]], home: str) -> list[dict[str, Any]]:
+        """Copies of ``objects`` placed and marked as the lab's, every one validated (before any is sent)."""
+        from .validation import validate_object
+
+        marked = [self._in_namespace(o, home) for o in objects]
+        for obj in marked:
+            validate_object(obj)
+        return marked
+
+    def _apply(self, marked: Sequence[dict[str, Any]], verb: str) -> list[str]:
+        """Apply prepared objects all or nothing; print the facts as kubectl's lines."""
+        facts = self.backend.apply(marked)
+        for obj in marked:
+            meta = obj["metadata"]
+            self._namespaces.setdefault(str(meta["name"] if obj["kind"] == "Namespace" else meta["namespace"]))
+        return self._show(facts, verb)
 
     def run(
         self,
         name: str,
         image: str = "nginx",
         labels: str | Mapping[str, str] | None = None,
-        port: int | None = None,
+        port: int | str | None = None,
         expose: bool = False,
         command: Sequence[str] | None = None,
+        *,
+        namespace: str | None = None,
     ) -> None:
-        """``kubectl run NAME --image=IMAGE --labels=... [--port=P --expose]``: a pod (and its Service)."""
-        labels = dict(parse_label_string(labels) if isinstance(labels, str) else labels or {"run": name})
-        if command is None and not port:
+        """``kubectl run NAME --image=IMAGE --labels=... [--port=P --expose] [-n NS]``: a pod (and its Service).
+
+        The image decides where a server listens: stock ``nginx`` serves on 80 whatever ``port`` says.
+        """
+        name = arguments.name(name, "pod name")
+        ns = self._ns(namespace)
+        if not isinstance(image, str) or not image.strip():
+            raise UsageError(f"image must be a non-empty string like 'nginx', not {image!r}")
+        wanted = arguments.labels(labels) or {"run": name}
+        port_number = arguments.optional_port(port)
+        expose = arguments.flag(expose, "expose")
+        if expose and port_number is None:
+            raise UsageError("expose=True needs a port, as kubectl run --expose needs --port: add port=80")
+        if command is not None and (isinstance(command, str) or not all(isinstance(c, str) for c in command)):
+            raise UsageError(f"command must be a list of strings like ['sleep', '3600'], not {command!r}")
+        if command is None and port_number is None:
             command = ["sleep", "3600"]  # a client pod that stays up for probes
         container: dict[str, Any] = {"name": name, "image": image}
-        if port:
-            container["ports"] = [{"containerPort": port}]
+        if port_number is not None:
+            container["ports"] = [{"containerPort": port_number}]
         if command:
             container["command"] = list(command)
         objects: list[dict[str, Any]] = []
         if expose:
-            if not port:
-                raise ValueError("expose=True needs a port, as kubectl run --expose needs --port")
             objects.append({
                 "apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-                "spec": {"selector": dict(labels), "ports": [{"port": port, "targetPort": port}]},
+                "spec": {"selector": dict(wanted), "ports": [{"port": port_number, "targetPort": port_number}]},
             })
-        objects.append({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels},
+        objects.append({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": wanted},
                         "spec": {"containers": [container]}})
-        run = kubectl.run_command(name, image, labels, port, expose, namespace=self.namespace)
-        self._cmd(run + (" -- " + " ".join(command) if command else ""))
-        self.apply_objects(objects)
+        marked = self._prepare(objects, ns)
+        line = kubectl.run_command(name, image, wanted, port_number, expose, namespace=ns)
+        self._cmd(line + (" -- " + " ".join(command) if command else ""))
+        self._apply(marked, "run")
 
-    def expose(self, pod: str, port: int, target_port: int | str | None = None, name: str | None = None) -> None:
-        """``kubectl expose pod POD --port=P --target-port=T --name=N``: a Service in front of a pod."""
-        target = self.backend.state().pod(self._key(pod))
-        svc_name = name or pod
-        selector = {k: v for k, v in target.labels.items() if k != MANAGED_BY}
-        spec: dict[str, Any] = {"selector": selector, "ports": [{"port": port, "targetPort": target_port or port}]}
-        command = f"kubectl expose pod {pod} --port={port}"
-        command += (f" --target-port={target_port}" if target_port else "") + (f" --name={name}" if name else "")
-        command += f" -n {self.namespace}" if self.namespace != "default" else ""
-        self._cmd(command)
+    def expose(
+        self,
+        pod: str,
+        port: int | str,
+        target_port: int | str | None = None,
+        name: str | None = None,
+        *,
+        namespace: str | None = None,
+    ) -> None:
+        """``kubectl expose pod POD --port=P --target-port=T --name=N [-n NS]``: a Service in front of a pod."""
+        ref = self._ref(pod, namespace, "pod")
+        port_number = arguments.port(port)
+        target = None if target_port is None else arguments.target_port(target_port)
+        svc_name = ref.name if name is None else arguments.name(name, "service name")
+        state = self.state()
+        if ref.key not in state.pods:
+            raise NotFoundError(kubectl.not_found("pod", ref.name) + f' in namespace "{ref.namespace}"')
+        if Ref(ref.namespace, svc_name).key in state.services:
+            raise NphelpersError(kubectl.already_exists("service", svc_name))
+        selector = {k: v for k, v in state.pods[ref.key].labels.items() if k != MANAGED_BY}
+        spec = {"selector": selector, "ports": [{"port": port_number, "targetPort": port_number if target is None
+                                                 else target}]}
         service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": svc_name}, "spec": spec}
-        # kubectl expose reports "exposed" where apply would say "created".
-        lines = self.backend.apply([self._in_namespace(service)])
-        self._say(*(line.replace(" created", " exposed") for line in lines))
+        marked = self._prepare([service], ref.namespace)
+        self._cmd(kubectl.expose_command(ref.name, port_number, target, name and svc_name, ref.namespace))
+        self._apply(marked, "expose")
 
-    def apply(self, source: str | os.PathLike[str]) -> None:
-        """``kubectl apply -f FILE``: a file, a directory, or a YAML string (validated first, all or nothing)."""
+    def apply(self, source: str | os.PathLike[str], *, namespace: str | None = None) -> None:
+        """``kubectl apply -f FILE [-n NS]``: a file, a directory, or a YAML string (validated first, all or nothing).
+
+        Objects that name no namespace go to ``namespace`` (else the lab's home). As with
+        ``kubectl apply -n``, a file that mixes such objects with objects of other namespaces
+        is refused; one whose objects all name their namespace needs no ``-n``.
+        """
         from .manifests import load_paths, load_text
 
-        text = str(source)
-        if "\n" in text or (not Path(text).exists() and ":" in text):
-            self._cmd(kubectl.apply_command("-", self.namespace) + " <<EOF ... EOF")
-            result = load_text(text, "<yaml>", namespace=self.namespace)
+        ns = self._ns(namespace)
+        if _is_yaml_text(source):
+            shown = "-"
+            result = load_text(str(source), "<yaml>", namespace=ns)
         else:
-            self._cmd(kubectl.apply_command(text, self.namespace))
-            result = load_paths([text], namespace=self.namespace)
+            shown = os.fspath(source)
+            result = load_paths([source], namespace=ns)
+        named = {str(o["metadata"]["namespace"]) for o in result.objects
+                 if o.get("kind") != "Namespace" and (o.get("metadata") or {}).get("namespace")}
+        unnamed = any(o.get("kind") != "Namespace" and not (o.get("metadata") or {}).get("namespace")
+                      for o in result.objects)
+        other = sorted(named - {ns})
+        if other and unnamed and ns != "default":
+            raise UsageError(
+                f'the namespace from the provided object "{other[0]}" does not match the namespace "{ns}": '
+                f"give every object of {'the YAML' if shown == '-' else shown} its metadata.namespace"
+            )
+        marked = self._prepare(result.objects, ns)
+        flag_ns = ns if unnamed or not named else None
+        command = kubectl.apply_command(shown, flag_ns)
+        self._cmd(command + (" <<EOF ... EOF" if shown == "-" else ""))
         for note in result.notes:
             self._say(f"note: {note}")
-        self.apply_objects(result.objects)
+        self._apply(marked, "apply")
 
-    def apply_objects(self, objects: Sequence[Mapping[str, Any]]) -> list[str]:
+    def apply_objects(self, objects: Sequence[Mapping[str, Any]], *, namespace: str | None = None) -> list[str]:
         """Apply manifest dicts: validated all first (nothing changes on an error), then applied.
 
         Prints kubectl's lines (unless :meth:`quiet`) and returns them.
         """
-        from .validation import validate_object
-
-        objects = [self._in_namespace(dict(o)) for o in objects]
-        for obj in objects:
-            validate_object(obj)
-        lines = self.backend.apply(objects)
-        self._say(*lines)
-        return lines
+        if isinstance(objects, Mapping) or not all(isinstance(o, Mapping) for o in objects):
+            raise UsageError("apply_objects takes a list of manifest dicts")
+        return self._apply(self._prepare(objects, self._ns(namespace)), "apply")
 
     def cat(self, path: str | os.PathLike[str]) -> None:
         """``cat FILE``: show a manifest before applying it."""
-        text = Path(path).read_text()
-        self._cmd(f"cat {path}")
-        self._say(text.rstrip("\n"))
+        if not isinstance(path, str | os.PathLike):
+            raise UsageError(f"cat takes a file name, not {type(path).__name__}")
+        shown = os.fspath(path)
+        try:
+            file = Path(path)
+            if file.is_dir():
+                raise UsageError(f"cat: {shown}: Is a directory")
+            with file.open("rb") as handle:
+                data = handle.read(MAX_CAT_BYTES + 1)
+        except FileNotFoundError:
+            raise UsageError(f"cat: {shown}: No such file or directory") from None
+        except (OSError, ValueError) as err:
+            raise UsageError(f"cat: {shown}: {getattr(err, 'strerror', None) or err}") from None
+        if len(data) > MAX_CAT_BYTES:
+            raise UsageError(f"cat: {shown}: larger than {MAX_CAT_BYTES:,} bytes; not a lesson manifest")
+        self._cmd(f"cat {shown}")
+        self._say(data.decode("utf-8", errors="replace").rstrip("\n"))
 
-    def delete(self, kind: str, name: str) -> None:
-        """``kubectl delete KIND NAME``."""
-        self._cmd(kubectl.delete_command(kind, name, self.namespace))
-        self._say(self.backend.delete(kind, name, self.namespace))
+    def delete(self, kind: str, name: str, *, namespace: str | None = None) -> None:
+        """``kubectl delete KIND NAME [-n NS]`` (``name`` may be ``ns/name``).
 
-    def label(self, pod: str, *changes: str, kind: str = "pod") -> None:
-        """``kubectl label pod POD app=bookstore role- --overwrite``: set ``k=v``, remove ``k-``."""
-        labels: dict[str, str | None] = {}
-        for change in changes:
-            for item in change.replace(",", " ").split():
-                if item.endswith("-") and "=" not in item:
-                    labels[item[:-1]] = None
-                else:
-                    labels.update(parse_label_string(item))
-        self._cmd(kubectl.label_command(kind, pod, labels, namespace=self.namespace))
-        self._say(self.backend.label(kind, pod, labels, self.namespace))
+        A name that does not exist prints kubectl's ``Error from server (NotFound): ...`` line.
+        """
+        info = kind_info(kind)
+        if info.kind == "Namespace":
+            if namespace is not None:
+                raise UsageError("a namespace is not in a namespace: lab.delete('namespace', NAME)")
+            target, ns = _namespace_name(name), None
+        else:
+            ref = self._ref(name, namespace, info.word)
+            target, ns = ref.name, ref.namespace
+        self._cmd(kubectl.delete_command(info.kind, target, ns))
+        fact = self.backend.delete(info.kind, target, ns or "default")
+        if info.kind == "Namespace" and fact.found and target != self.namespace:
+            self._namespaces.pop(target, None)
+        self._show([fact], "delete")
 
-    def unlabel(self, pod: str, *keys: str) -> None:
+    def label(self, target: str, *changes: str | Mapping[str, str | None], kind: str = "pod",
+              namespace: str | None = None) -> None:
+        """``kubectl label pod POD app=bookstore role- --overwrite [-n NS]``: set ``k=v``, remove ``k-``.
+
+        ``kind="namespace"`` labels a namespace (``kubectl label namespace prod purpose=production``).
+        Keys and values are checked as the apiserver checks them, before anything is sent.
+        """
+        info = kind_info(kind)
+        if info.kind not in ("Pod", "Namespace"):
+            raise UsageError(f"labels can be changed on pods and namespaces here, not {info.word}")
+        labels = arguments.label_changes(changes)
+        if info.kind == "Namespace":
+            if namespace is not None:
+                raise UsageError("a namespace is not in a namespace: lab.label(NAME, ..., kind='namespace')")
+            name, ns = _namespace_name(target), None
+        else:
+            ref = self._ref(target, namespace, "pod")
+            name, ns = ref.name, ref.namespace
+        self._cmd(kubectl.label_command(info.kind, name, labels, namespace=ns))
+        self._show([self.backend.label(info.kind, name, labels, ns or "default")], "label")
+
+    def unlabel(self, target: str, *keys: str, kind: str = "pod", namespace: str | None = None) -> None:
         """``kubectl label pod POD key-``: remove labels."""
-        self.label(pod, *(f"{k}-" for k in keys))
+        for key in keys:
+            if not isinstance(key, str) or not key or key.endswith("-") or "=" in key:
+                raise UsageError(f"unlabel takes label keys like 'role', not {key!r}")
+        if not keys:
+            raise UsageError("say which label keys to remove: lab.unlabel(POD, 'role')")
+        self.label(target, *(f"{k}-" for k in keys), kind=kind, namespace=namespace)
 
     # -- looking ----------------------------------------------------------------------
     def state(self) -> ClusterState:
@@ -231,57 +417,70 @@ class Lab:
     def _lab_pods(self, state: ClusterState) -> list[str]:
         return [p.key for p in self._in_lab(state.pods)]
 
-    def _in_lab(self, table: Mapping[str, Any]) -> list[Any]:
-        return [table[k] for k in sorted(table) if k.split("/", 1)[0] == self.namespace]
+    def _in_lab(self, table: Mapping[str, Any], namespaces: Sequence[str] | None = None) -> list[Any]:
+        wanted = set(self.namespaces if namespaces is None else namespaces)
+        return [table[k] for k in sorted(table) if namespace_of_key(k) in wanted]
 
-    def _table(self, command: str, objects: list[Any], render: Any) -> None:
-        self._cmd(command)
-        self._say(render(objects) if objects else f"No resources found in {self.namespace} namespace.")
+    def _get(self, kind: str, namespace: str | None, command: Any, render: Any) -> None:
+        """One ``kubectl get`` per namespace (the lab's, or ``namespace``), each with its table."""
+        state = self.state()
+        namespaces = [self._ns(namespace)] if namespace is not None else self.namespaces
+        for ns in namespaces:
+            objects = self._in_lab(state.table(kind), [ns])
+            self._cmd(command(objects, namespace=ns))
+            self._say(render(objects) if objects else f"No resources found in {ns} namespace.")
 
-    def get_pods(self) -> None:
-        """``kubectl get pods`` with labels: who carries which label."""
-        pods = self._in_lab(self.state().pods)
-        self._table(kubectl.get_pods_command(pods, namespace=self.namespace), pods, kubectl.get_pods)
+    def get_pods(self, *, namespace: str | None = None) -> None:
+        """``kubectl get pods`` with labels, for each of the lab's namespaces: who carries which label."""
+        self._get("Pod", namespace, kubectl.get_pods_command, kubectl.get_pods)
 
-    def get_services(self) -> None:
+    def get_services(self, *, namespace: str | None = None) -> None:
         """``kubectl get services``: names, ports and the selectors that pick their pods."""
-        services = self._in_lab(self.state().services)
-        self._table(kubectl.get_services_command(services, namespace=self.namespace), services, kubectl.get_services)
+        self._get("Service", namespace, kubectl.get_services_command, kubectl.get_services)
 
-    def get_policies(self) -> None:
-        """``kubectl get networkpolicy``."""
-        policies = self._in_lab(self.state().policies)
-        command = kubectl.get_networkpolicies_command(policies, namespace=self.namespace)
-        self._table(command, policies, kubectl.get_networkpolicies)
+    def get_policies(self, *, namespace: str | None = None) -> None:
+        """``kubectl get networkpolicy``, for each of the lab's namespaces."""
+        self._get("NetworkPolicy", namespace, kubectl.get_networkpolicies_command, kubectl.get_networkpolicies)
 
-    def describe_policy(self, name: str) -> None:
-        """``kubectl describe networkpolicy NAME``: the policy in kubectl's words."""
-        policy = self.policy(name)
-        self._cmd(kubectl.describe_networkpolicy_command(name, self.namespace))
+    def describe_policy(self, name: str, *, namespace: str | None = None) -> None:
+        """``kubectl describe networkpolicy NAME [-n NS]``: the policy in kubectl's words."""
+        policy = self.policy(name, namespace=namespace)
+        self._cmd(kubectl.describe_networkpolicy_command(policy.name, policy.namespace))
         self._say(kubectl.describe_networkpolicy(policy))
 
-    def policy(self, name: str) -> NetworkPolicy:
-        """The policy called ``name`` in the lab's namespace (for code: selectors, rules, types)."""
+    def policy(self, name: str, *, namespace: str | None = None) -> NetworkPolicy:
+        """The policy ``name`` (or ``ns/name``) for code: selectors, rules, types."""
+        ref = self._ref(name, namespace, "policy")
         policies = self.state().policies
-        key = self._key(name)
-        if key not in policies:
-            raise NotFoundError(f'networkpolicies.networking.k8s.io "{name}" not found in namespace "{self.namespace}"')
-        return policies[key]
+        if ref.key not in policies:
+            raise NotFoundError(kubectl.not_found("networkpolicy", ref.name) + f' in namespace "{ref.namespace}"')
+        return policies[ref.key]
 
-    def selected_by(self, name: str) -> list[str]:
-        """The pods (names) the policy ``name`` selects, that is, isolates."""
-        policy = self.policy(name)
-        return [p.name for p in self._in_lab(self.state().pods) if policy.selects(p)]
+    def selected_by(self, name: str, *, namespace: str | None = None) -> list[str]:
+        """The pods (names) the policy ``name`` selects, that is, isolates (all in its namespace)."""
+        policy = self.policy(name, namespace=namespace)
+        return [p.name for p in self._in_lab(self.state().pods, [policy.namespace]) if policy.selects(p)]
 
     # -- traffic ----------------------------------------------------------------------
+    def _url(self, target: str, port: int | None) -> str:
+        if not isinstance(target, str) or not target.strip():
+            raise UsageError(f"target must be a Service, pod IP or URL like 'apiserver', not {target!r}")
+        target = target.strip()
+        if "://" in target:
+            return target
+        if "/" in target:  # ns/name: the Service's DNS name from any namespace
+            ref = Ref.parse(target, self.namespace, what="target")
+            target = f"{ref.name}.{ref.namespace}"
+        return f"http://{target}" + (f":{port}" if port is not None else "")
+
     def probe(
-        self, target: str = "apiserver", *, from_pod: str, port: int | None = None, timeout: int = 2
+        self, target: str = "apiserver", *, from_pod: str, port: int | str | None = None, timeout: int | str = 2,
+        namespace: str | None = None,
     ) -> ProbeResult:
         """What :meth:`wget` does, without printing: the outcome and output for code to check."""
-        url = target if "://" in target else f"http://{target}" + (f":{port}" if port else "")
-        source = self._key(from_pod)
-        stable = getattr(self.backend, "probe_stable", None)  # live clusters: repeat until two verdicts agree
-        return stable(source, url, timeout) if stable else self.backend.wget(source, url, timeout)
+        url = self._url(target, arguments.optional_port(port))
+        source = self._ref(from_pod, namespace, "from_pod")
+        return self.backend.probe_stable(source.key, url, arguments.timeout(timeout))
 
     def wget(
         self,
@@ -289,74 +488,103 @@ class Lab:
         *,
         from_pod: str | None = None,
         labels: str | Mapping[str, str] | None = None,
-        port: int | None = None,
-        timeout: int = 2,
+        port: int | str | None = None,
+        timeout: int | str = 2,
+        namespace: str | None = None,
     ) -> None:
         """``kubectl exec FROM -- wget -qO- --timeout=2 http://TARGET``: a real request from a pod.
 
         With ``labels`` instead of an existing ``from_pod``, a throw-away client pod with those
-        labels is run first and deleted afterwards (named ``from_pod`` if given).
+        labels is run first (in ``namespace``) and deleted afterwards (named ``from_pod`` if given).
+        ``target`` is a Service name (``apiserver``, ``apiserver:8080``), ``ns/name`` for a
+        Service of another namespace (``http://name.ns``), an address or a URL.
         """
+        port_number = arguments.optional_port(port)
+        seconds = arguments.timeout(timeout)
+        self._url(target, port_number)  # a bad target fails before the client pod is run
         if labels is not None:
-            wanted = dict(parse_label_string(labels) if isinstance(labels, str) else labels)
+            wanted = arguments.labels(labels)
+            if from_pod is not None and "/" in from_pod:
+                raise UsageError("with labels=, from_pod is only the throw-away pod's name: give namespace= apart")
             name = from_pod or _client_name(wanted)
-            self.run(name, image=CLIENT_IMAGE, labels=wanted)
+            self.run(name, image=CLIENT_IMAGE, labels=wanted, namespace=namespace)
             try:
-                self.wget(target, from_pod=name, port=port, timeout=timeout)
+                self.wget(target, from_pod=name, port=port_number, timeout=seconds, namespace=namespace)
             finally:
-                self.delete("pod", name)
+                self.delete("pod", name, namespace=namespace)
             return
         if from_pod is None:
-            raise ValueError("say which pod the request comes from: from_pod=NAME, or labels=... for a throw-away one")
-        result = self.probe(target, from_pod=from_pod, port=port, timeout=timeout)
+            raise UsageError("say which pod the request comes from: from_pod=NAME, or labels=... for a throw-away one")
+        result = self.probe(target, from_pod=from_pod, port=port_number, timeout=seconds, namespace=namespace)
         self._cmd(result.command)
         self._say(result.output.rstrip("\n"))
         if not result.allowed:  # kubectl exec reports wget's non-zero exit on stderr
             self._say(kubectl.exec_failed(1))
 
-    def matrix(self, port: int = 80, protocol: str = "TCP") -> Reachability:
-        """Who can reach whom among the lab's pods on ``port``/``protocol``, as the policies say."""
+    def matrix(self, port: int | str = 80, protocol: str = "TCP") -> Reachability:
+        """Who can reach whom among the lab's pods (all its namespaces) on ``port``/``protocol``."""
+        port_number, proto = arguments.port(port), arguments.protocol(protocol)
         state = self.state()
-        return reachability(state, port, protocol, pods=self._lab_pods(state))
+        return reachability(state, port_number, proto, pods=self._lab_pods(state))
 
-    def plot(self, port: int = 80, protocol: str = "TCP", *, compare: Reachability | None = None,
+    def plot(self, port: int | str = 80, protocol: str = "TCP", *, compare: Reachability | None = None,
              compare_label: tuple[str, str] = ("before", "after"), title: str | None = None) -> Figure:
-        """The reachability matrix as a figure; ``compare`` marks the cells that changed."""
+        """The reachability matrix as a figure; ``compare`` (an earlier :meth:`matrix`) marks the cells that changed."""
         from .plotting import plot_matrix
 
-        state = self.state()
-        matrix = reachability(state, port, protocol, pods=self._lab_pods(state))
-        return plot_matrix(matrix, state, compare=compare, compare_label=compare_label, title=title)
+        matrix = self.matrix(port, protocol)
+        if compare is not None:
+            if not isinstance(compare, Reachability):
+                raise UsageError(f"compare= takes a matrix (before = lab.matrix()), not {type(compare).__name__}")
+            if list(compare.pods) != list(matrix.pods):
+                gone = sorted(set(compare.pods) - set(matrix.pods))
+                new = sorted(set(matrix.pods) - set(compare.pods))
+                diff = "; ".join(filter(None, [gone and f"gone: {', '.join(gone[:3])}",
+                                               new and f"new: {', '.join(new[:3])}"]))
+                raise UsageError(
+                    f"compare= is a matrix of other pods ({diff or 'another order'}): take it again "
+                    "(before = lab.matrix()) with the pods of this lab"
+                )
+        if not (isinstance(compare_label, tuple | list) and len(compare_label) == 2):
+            raise UsageError("compare_label takes two words, like ('before', 'after')")
+        return plot_matrix(matrix, self.state(), compare=compare, compare_label=tuple(compare_label), title=title)
 
-    def verdict(self, source: str, destination: str, port: int = 80, protocol: str = "TCP") -> Verdict:
+    def _endpoint(self, state: ClusterState, name: str) -> Endpoint:
+        """A pod (``web``, ``prod/web``) or an address (a pod's, or outside the cluster)."""
+        if isinstance(name, str) and ip_value(name.strip()) is not None:
+            return state.pod_by_ip(name.strip()) or name.strip()
+        ref = self._ref(name, None, "pod")
+        return state.pod(ref.key)
+
+    def verdict(self, source: str, destination: str, port: int | str = 80, protocol: str = "TCP") -> Verdict:
         """The judgement on one connection, as data (see :meth:`explain` for the words)."""
+        port_number, proto = arguments.port(port), arguments.protocol(protocol)
         state = self.state()
-        ends = (resolve_endpoint(state, name, self.namespace) for name in (source, destination))
-        return evaluate(state, *ends, port, protocol)
+        return evaluate(state, self._endpoint(state, source), self._endpoint(state, destination), port_number, proto)
 
-    def explain(self, source: str, destination: str, port: int = 80, protocol: str = "TCP") -> None:
+    def explain(self, source: str, destination: str, port: int | str = 80, protocol: str = "TCP") -> None:
         """Why ``source`` can or cannot reach ``destination``: the policies, rules and peers involved."""
         self._say(self.verdict(source, destination, port, protocol).explain())
 
-    def observe(self, port: int = 80, *, max_workers: int = 32) -> Reachability:
+    def observe(self, port: int | str = 80, *, max_workers: int = 32) -> Reachability:
         """What the cluster really does: every lab pod probes every lab pod's IP on ``port`` (TCP).
 
         On kind the probes run in parallel and each is repeated until two verdicts agree.
         A refused connection counts as allowed: the policy let it through, nothing listened.
         """
+        import numpy as np
+
+        port_number = arguments.port(port)
+        workers = arguments.integer(max_workers, "max_workers", 1, 256)
         state = self.state()
         pods = self._lab_pods(state)
         pairs = [(s, d) for s in pods for d in pods]
-        sweep = getattr(self.backend, "sweep", None)
-        if sweep is not None:
-            results = sweep(pairs, port, max_workers=max_workers)
-        else:
-            results = {(s, d): self.backend.wget(s, f"http://{state.pods[d].ip}:{port}") for s, d in pairs}
+        results = self.backend.sweep(pairs, port_number, max_workers=workers)
         allowed = np.array([[results[(s, d)].outcome in ("allowed", "refused") for d in pods] for s in pods],
                            dtype=bool).reshape(len(pods), len(pods))
-        return Reachability(port, "TCP", pods, allowed)
+        return Reachability(port_number, "TCP", pods, allowed)
 
-    def _compare(self, port: int) -> tuple[Reachability, Reachability]:
+    def _compare(self, port: int | str) -> tuple[Reachability, Reachability]:
         predicted = self.matrix(port)
         observed = self.observe(port)
         wrong = [
@@ -365,54 +593,67 @@ class Lab:
         ]
         total = len(predicted.pods) ** 2
         if not wrong:
-            self._say(f"observed = predicted on all {total} pairs ({port}/TCP)")
+            self._say(f"observed = predicted on all {total} pairs ({predicted.port}/TCP)")
         else:
-            self._say(f"{len(wrong)} of {total} pairs differ from the prediction ({port}/TCP):")
+            self._say(f"{len(wrong)} of {total} pairs differ from the prediction ({predicted.port}/TCP):")
             for src, dst in wrong:
                 seen = "allowed" if observed.is_allowed(src, dst) else "blocked"
                 self._say(f"  {src} -> {dst}: observed {seen}, predicted the opposite")
         return predicted, observed
 
-    def verify(self, port: int = 80) -> None:
+    def verify(self, port: int | str = 80) -> None:
         """Observed versus predicted: probe every pair, compare with the policies' verdict, list mismatches."""
         self._compare(port)
 
-    def plot_verify(self, port: int = 80) -> Figure:
+    def plot_verify(self, port: int | str = 80) -> Figure:
         """:meth:`verify` as a figure: what the cluster did, with the cells that differ from the prediction marked."""
         from .plotting import plot_matrix
 
         predicted, observed = self._compare(port)
         return plot_matrix(observed, self.state(), compare=predicted, compare_label=("predicted", "observed"))
 
-    def widget(self, pods: Sequence[str] | None = None, port: int = 80, **options: Any) -> Any:
+    def widget(self, pods: Sequence[str] | None = None, port: int | str = 80, **options: Any) -> Any:
         """Checkboxes that toggle labels on the lab's pods, with the matrix and probes updating live.
 
         ``options`` go to :class:`nphelpers.widgets.LabelToggles` (``labels``, ``target``, ``image_format``...).
         """
         from .widgets import LabelToggles
 
-        return LabelToggles(self, pods=pods, port=port, **options).view()
+        return LabelToggles(self, pods=pods, port=arguments.port(port), **options).view()
 
     def policy_editor(self, text: str = "", **options: Any) -> Any:
         """A YAML text area: validate and apply a policy, errors shown inline."""
         from .widgets import PolicyEditor
 
+        if not isinstance(text, str):
+            raise UsageError(f"policy_editor takes YAML text, not {type(text).__name__}")
         return PolicyEditor(self, text, **options).view()
 
     # -- the end ----------------------------------------------------------------------
     def cleanup(self) -> None:
-        """Delete everything this lab created (and only that)."""
-        ns = f" -n {self.namespace}" if self.namespace != "default" else ""
-        self._cmd(f"kubectl delete networkpolicy,service,pod -l {MANAGED_BY}=nphelpers{ns}")
-        lines = self.backend.cleanup()
-        objects = [line for line in lines if not line.startswith('namespace "')]
-        self._say(*objects)
-        for line in lines[len(objects):]:
-            self._cmd(f"kubectl delete namespace {line.split(chr(34))[1]}")
-            self._say(line)
+        """Delete everything this lab created (and only that), one namespace at a time.
 
-    def _key(self, name: str) -> str:
-        return name if "/" in name else f"{self.namespace}/{name}"
+        ``kubectl delete networkpolicy,service,pod -l app.kubernetes.io/managed-by=nphelpers -n NS``
+        for each of the lab's namespaces, then ``kubectl delete namespace NS`` for each namespace
+        the lab created (a namespace that holds objects nphelpers did not create is kept).
+        """
+        facts = self.backend.cleanup()
+        order = {k: info.cleanup_order for k, info in KINDS.items()}
+        objects = sorted((f for f in facts if f.kind != "Namespace"),
+                         key=lambda f: (order[f.kind], f.name))
+        namespaces = sorted(set(self.namespaces) | {str(f.namespace) for f in objects})
+        for ns in namespaces:
+            self._cmd(kubectl.cleanup_command(MANAGED_SELECTOR, ns))
+            here = [f for f in objects if f.namespace == ns]
+            if here:
+                self._show(here, "delete")
+            else:
+                self._say(kubectl.NO_RESOURCES)
+        for fact in sorted((f for f in facts if f.kind == "Namespace"), key=lambda f: f.name):
+            if isinstance(fact, Deleted):
+                self._cmd(kubectl.delete_command("namespace", fact.name))
+            self._show([fact], "delete")
+        self._namespaces = {self.namespace: None}
 
     def __enter__(self) -> Lab:
         return self
@@ -420,22 +661,71 @@ class Lab:
     def __exit__(self, *exc: object) -> None:
         self.cleanup()
 
+    def __repr__(self) -> str:
+        return f"Lab(backend={self.backend.name!r}, namespace={self.namespace!r})"
+
+    # -- exercises and predictions: thin delegates to nphelpers.exercises and nphelpers.predict --
+    def start_exercise(self, exercise: Any) -> Any:
+        """Set an exercise up (an :class:`~nphelpers.exercises.Exercise` or its id) and show its goal."""
+        from .exercises import start
+
+        return start(self, exercise, say=self._say)
+
+    def check(self, exercise: Any, answer: str | os.PathLike[str], *, observe: bool = True) -> Any:
+        """Apply the learner's ``answer`` (a file or YAML text) and check it against ``exercise``.
+
+        Prints ✓ or the differing connections with the next hint; returns a
+        :class:`~nphelpers.exercises.CheckResult`, truthy on success (``assert lab.check(...)``).
+        """
+        from .exercises import check
+
+        return check(self, exercise, answer, observe=observe, say=self._say)
+
+    def predict(self, blocked: Any = None, *, port: int = 80, protocol: str = "TCP",
+                after: str | os.PathLike[str] | None = None, pods: Sequence[str] | None = None) -> Any:
+        """Score a prediction of the matrix: ``blocked`` lists the (source, destination) pairs you expect blocked.
+
+        ``after``: a policy (file or YAML text) to judge as if applied, without applying it.
+        Without ``blocked``, returns the predict-then-reveal widget instead.
+        """
+        from .predict import predict
+
+        return predict(self, blocked, port=port, protocol=protocol, after=after, pods=pods, say=self._say)
 
 
-def _show_errors_in_one_line() -> None:
-    """In IPython, show a user's mistake (an NphelpersError) as one line, not a traceback."""
+def _namespace_name(name: Any) -> str:
+    """A namespace name as the apiserver allows it (a DNS-1123 label)."""
+    from .validation import validate_object
+
+    if not isinstance(name, str) or not name:
+        raise UsageError(f"a namespace name must be a non-empty string, not {name!r}")
     try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
-    if shell is None:
-        return
+        validate_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    except NphelpersError as err:
+        message = getattr(err, "message", str(err))
+        raise UsageError(f"namespace {name[:70]!r}: {message}") from None
+    return name
 
-    def show(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: int | None = None) -> None:
-        print(f"error: {value}", file=sys.stderr)
 
-    shell.set_custom_exc((NphelpersError,), show)
+def _is_yaml_text(source: Any) -> bool:
+    """Whether ``lab.apply`` got YAML text rather than a path, deciding without touching the
+    filesystem when the string cannot be a path (a newline, NUL, too long a name)."""
+    if isinstance(source, os.PathLike):
+        return False
+    if not isinstance(source, str):
+        raise UsageError(f"apply takes a file, a directory or YAML text, not {type(source).__name__}")
+    if not source.strip():
+        raise UsageError("apply got an empty string: give a file name or YAML text")
+    if "\n" in source or "\0" in source:
+        return True
+    if len(source.encode()) > _PATH_MAX or any(len(p.encode()) > _NAME_MAX for p in source.split(os.sep)):
+        return True  # no file can have this name
+    if ":" not in source:
+        return False  # a path (a missing one is reported by the loader)
+    try:
+        return not Path(source).exists()
+    except (OSError, ValueError):
+        return True
 
 
 def _client_name(labels: Mapping[str, str]) -> str:
@@ -443,3 +733,4 @@ def _client_name(labels: Mapping[str, str]) -> str:
     words = "-".join(f"{k.rsplit('/', 1)[-1]}-{v}" for k, v in sorted(labels.items())) or "nolabels"
     cleaned = "".join(c if c.isalnum() else "-" for c in words.lower()).strip("-")
     return ("test-" + "-".join(filter(None, cleaned.split("-"))))[:63].rstrip("-")
+

@@ -85,7 +85,13 @@ class Pod:
         )
 
     def resolve_port(self, name: str, protocol: str) -> int | None:
-        """The number of this pod's container port called ``name`` for ``protocol``."""
+        """The number of this pod's container port called ``name`` for ``protocol``.
+
+        A name may repeat across containers (the apiserver only warns: "services and probes
+        that select ports by name will use" the first); the first container's port, in
+        order, is the answer, for Services and for a policy's named port alike. Network
+        plugins may differ here: one that collects every port of that name admits them all.
+        """
         for p in self.ports:
             if p.name == name and p.protocol == protocol:
                 return p.port

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import UsageError
+
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 
 
@@ -99,7 +101,7 @@ def parse_label_string(text: str) -> dict[str, str]:
     for item in filter(None, (p.strip() for p in text.split(","))):
         key, sep, value = item.partition("=")
         if not sep:
-            raise ValueError(f"label {item!r} is not of the form key=value")
+            raise UsageError(f"label {item!r} is not of the form key=value")
         labels[key.strip()] = value.strip()
     return labels
 

@@ -395,7 +395,7 @@ class LabelToggles:
         name = self._key(pod).rpartition("/")[2]
         change = {key: value}
         try:
-            output = self.lab.backend.label("pod", name, change, self.lab.namespace)
+            output = kubectl.render(self.lab.backend.label("pod", name, change, self.lab.namespace))
         except NotFoundError as err:
             # Most often the lesson ran to its cleanup cell: say how to get the pods back.
             self.refresh()  # show what is really left: deleted pods get disabled boxes

@@ -18,11 +18,19 @@ Faithful where the live backend depends on it:
   service DNS name), decides a verdict (a pluggable function, else NetworkPolicy
   evaluation when ``enforcing``) and prints what busybox wget prints plus ``__rc=N``.
   ``leak_first_probes`` lets a new pod's first probes through regardless of policy, as a
-  real CNI may before it programs the rules; ``exec_delay`` makes every exec take time.
+  real CNI may before it programs the rules; ``exec_gate`` (a ``threading.Barrier``) makes
+  execs wait for each other, to prove how many run at once without timing anything;
+* a new namespace gets what the cluster's controllers put into every namespace (the
+  ``default`` ServiceAccount, the ``kube-root-ca.crt`` ConfigMap); ``add_other`` stores any
+  other namespaced object (a student's ConfigMap, Secret, PVC...) for ``list_any``;
+* ``refuse(verb, kind, name, status, message)`` makes one call fail as the apiserver would
+  (e.g. 403 for an exhausted quota); ``quick()`` records which calls ran in the backend's
+  short-timeout mode (``quick_calls``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import ipaddress
 import itertools
@@ -31,7 +39,7 @@ import re
 import shlex
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -147,6 +155,11 @@ class FakeKube:
         self.calls: list[tuple[str, str, str | None, str | None]] = []  # (verb, kind, ns, name)
         self.validated: list[str] = []  # "Kind/name" of every schema-checked object
         self.exec_calls: list[tuple[str, str, str]] = []  # (namespace, pod, url)
+        self.exec_gate: threading.Barrier | None = None
+        self.others: dict[tuple[str, str, str], dict[str, Any]] = {}  # (plural, ns, name) -> object
+        self.refusals: dict[tuple[str, str, str], ApiException] = {}  # (verb, kind, name) -> error
+        self.quick_calls: list[tuple[str, str, str | None, str | None]] = []  # calls made inside quick()
+        self._quick = 0
         self.in_flight = 0
         self.max_in_flight = 0
         self._probes_from: dict[str, int] = {}  # pod uid -> probes so far
@@ -255,9 +268,49 @@ class FakeKube:
         with self._lock:
             stored = self._fill(kind, dict(obj), ns)
             self.objects[(kind, ns or "", obj["metadata"]["name"])] = stored
+            if kind == "Namespace":
+                self.add_other("v1", "configmaps", "ConfigMap", stored["metadata"]["name"], "kube-root-ca.crt")
+                self.add_other("v1", "serviceaccounts", "ServiceAccount", stored["metadata"]["name"], "default")
             return copy.deepcopy(stored)
 
+    def add_other(self, api_version: str, plural: str, kind: str, namespace: str, name: str,
+                  **fields: Any) -> None:
+        """Store any other namespaced object (a ConfigMap, Secret, PVC...) as someone else made it."""
+        with self._lock:
+            meta = {"name": name, "namespace": namespace}
+            obj = {"apiVersion": api_version, "kind": kind, "metadata": meta, **fields}
+            self.others[(plural, namespace, name)] = obj
+
+    def refuse(self, verb: str, kind: str, name: str, status: int = 403, message: str = "forbidden") -> None:
+        """Make ``verb`` on ``kind``/``name`` fail as the apiserver would."""
+        reason = {403: "Forbidden", 409: "Conflict", 422: "Invalid", 500: "InternalError"}.get(status, "Failure")
+        self.refusals[(verb, kind, name)] = _error(status, reason, message)
+
+    @contextlib.contextmanager
+    def quick(self, timeouts: tuple[float, float] = (1.0, 2.0)) -> Iterator[None]:
+        self._quick += 1
+        try:
+            yield
+        finally:
+            self._quick -= 1
+
+    def version(self) -> dict[str, Any]:
+        self._record(("version", "", None, None))
+        return {"major": "1", "minor": "31", "gitVersion": f"v{KUBERNETES_VERSION}"}
+
+    def close(self) -> None:
+        pass
+
     # -- helpers ----------------------------------------------------------------------------
+    def _record(self, call: tuple[str, str, str | None, str | None]) -> None:
+        """Log one call, and raise the refusal set for it, if any."""
+        self.calls.append(call)
+        if self._quick:
+            self.quick_calls.append(call)
+        refusal = self.refusals.get((call[0], call[1], call[3] or ""))
+        if refusal is not None:
+            raise refusal
+
     def _check(self, obj: Mapping[str, Any]) -> None:
         if self.validate:
             validate_object(obj)
@@ -289,7 +342,7 @@ class FakeKube:
     def create(self, kind: str, namespace: str | None, body: Mapping[str, Any]) -> dict[str, Any]:
         with self._lock:
             name = body["metadata"]["name"]
-            self.calls.append(("create", kind, namespace, name))
+            self._record(("create", kind, namespace, name))
             key = self._key(kind, namespace, name)
             body_ns = body["metadata"].get("namespace")
             if namespace is not None and body_ns not in (None, namespace):
@@ -307,11 +360,14 @@ class FakeKube:
                 raise _error(409, "AlreadyExists", f'{PLURAL[kind]} "{name}" already exists')
             stored = self._fill(kind, dict(body), namespace)
             self.objects[key] = stored
+            if kind == "Namespace":  # what the cluster's controllers add to every namespace
+                self.add_other("v1", "configmaps", "ConfigMap", name, "kube-root-ca.crt")
+                self.add_other("v1", "serviceaccounts", "ServiceAccount", name, "default")
             return copy.deepcopy(stored)
 
     def read(self, kind: str, namespace: str | None, name: str) -> dict[str, Any]:
         with self._lock:
-            self.calls.append(("read", kind, namespace, name))
+            self._record(("read", kind, namespace, name))
             obj = self._get(kind, namespace, name)
             if kind == "Pod" and obj["status"].get("phase") == "Pending" and not self.image_problem:
                 uid = obj["metadata"]["uid"]
@@ -322,7 +378,7 @@ class FakeKube:
 
     def replace(self, kind: str, namespace: str | None, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         with self._lock:
-            self.calls.append(("replace", kind, namespace, name))
+            self._record(("replace", kind, namespace, name))
             old = self._get(kind, namespace, name)
             self._check(body)
             rv = body["metadata"].get("resourceVersion")
@@ -377,7 +433,7 @@ class FakeKube:
 
     def patch(self, kind: str, namespace: str | None, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
         with self._lock:
-            self.calls.append(("patch", kind, namespace, name))
+            self._record(("patch", kind, namespace, name))
             old = self._get(kind, namespace, name)
             new = merge_patch(old, patch)
             if kind == "Namespace":  # the apiserver always keeps this label
@@ -389,18 +445,20 @@ class FakeKube:
 
     def delete(self, kind: str, namespace: str | None, name: str, *, grace_period_seconds: int | None = None) -> None:
         with self._lock:
-            self.calls.append(("delete", kind, namespace, name))
+            self._record(("delete", kind, namespace, name))
             self._get(kind, namespace, name)
             del self.objects[self._key(kind, namespace, name)]
             if kind == "Namespace":
                 for key in [k for k in self.objects if k[1] == name and k[0] != "Namespace"]:
                     del self.objects[key]
+                for other in [k for k in self.others if k[1] == name]:
+                    del self.others[other]
 
     def list(
         self, kind: str, namespace: str | None = None, *, label_selector: str | None = None
     ) -> list[dict[str, Any]]:
         with self._lock:
-            self.calls.append(("list", kind, namespace, label_selector))
+            self._record(("list", kind, namespace, label_selector))
             return [
                 copy.deepcopy(obj)
                 for (k, ns, _), obj in sorted(self.objects.items())
@@ -408,6 +466,12 @@ class FakeKube:
                 and (namespace is None or ns == namespace)
                 and selector_matches(label_selector, obj["metadata"].get("labels") or {})
             ]
+
+    def list_any(self, api_version: str, plural: str, namespace: str, *, limit: int = 50) -> list[dict[str, Any]]:
+        with self._lock:
+            self._record(("list_any", plural, namespace, None))
+            found = [o for (p, ns, _), o in sorted(self.others.items()) if p == plural and ns == namespace]
+            return copy.deepcopy(found[:limit])
 
     def exec(self, namespace: str, pod: str, command: Sequence[str], *, timeout: float | None = None) -> str:
         with self._lock:
@@ -417,6 +481,8 @@ class FakeKube:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
+            if self.exec_gate is not None:
+                self.exec_gate.wait()
             if self.exec_delay:
                 time.sleep(self.exec_delay)
             url, wget_timeout = self._parse_command(command)

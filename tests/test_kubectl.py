@@ -411,3 +411,34 @@ def test_nginx_index_is_the_615_byte_default_page():
     assert "html { color-scheme: light dark; }\n" in body
     assert body.endswith("<p><em>Thank you for using nginx.</em></p>\n</body>\n</html>\n")
     assert hashlib.sha256(data).hexdigest() == "fb47468a2cd3953c7131431991afcc6a2703f14640520102eea0a685a7e8d6de"
+
+
+def test_render_facts_as_kubectl_131_prints_them():
+    from nphelpers.backends.base import Applied, Deleted, Kept, Labeled
+
+    assert k.render(Applied("Service", "web", "prod", "created"), "run") == "service/web created"
+    assert k.render(Applied("Service", "web", "prod", "created"), "expose") == "service/web exposed"
+    assert k.render(Applied("NetworkPolicy", "p", "ns", "unchanged")) == "networkpolicy.networking.k8s.io/p unchanged"
+    assert k.render(Deleted("Pod", "web", "prod")) == 'pod "web" deleted'
+    assert k.render(Deleted("Namespace", "prod", None, found=False)) == (
+        'Error from server (NotFound): namespaces "prod" not found')
+    old = {"a": "1", "app.kubernetes.io/managed-by": "nphelpers"}
+    fact = Labeled("Pod", "frontend", "default", old, {"b": "2", "app.kubernetes.io/managed-by": "nphelpers"},
+                   {"a": None, "b": "2"})
+    assert k.render(fact) == "pod/frontend labeled"  # not the live backend's old "label(s) changed"
+    absent = Labeled("Namespace", "prod", None, {"x": "y"}, {"x": "y"}, {"gone": None})
+    assert k.render(absent) == 'label "gone" not found.\nnamespace/prod not labeled'
+    assert k.render(Kept("Namespace", "prod", None, "it holds 1 object(s) nphelpers did not create")) == (
+        'namespace "prod" kept: it holds 1 object(s) nphelpers did not create')
+    with pytest.raises(TypeError):
+        k.render("pod/web created")  # type: ignore[arg-type]
+
+
+def test_namespace_and_cleanup_commands():
+    assert k.create_namespace_command("prod") == "kubectl create namespace prod"
+    assert k.cleanup_command("app.kubernetes.io/managed-by=nphelpers", "prod") == (
+        "kubectl delete networkpolicy,service,pod -l app.kubernetes.io/managed-by=nphelpers -n prod")
+    assert k.expose_command("api", 8080, 80, "api-8080", "default") == (
+        "kubectl expose pod api --port=8080 --target-port=80 --name=api-8080")
+    assert k.label_command("namespace", "prod", {"purpose": "production"}) == (
+        "kubectl label namespace prod purpose=production --overwrite")

@@ -7,7 +7,7 @@ import io
 import pytest
 import yaml
 
-from nphelpers.errors import BackendError, ManifestError
+from nphelpers.errors import BackendError, ManifestError, UsageError
 from nphelpers.lab import Lab, choose_backend
 from nphelpers.lessons import api_allow_yaml, deploy_lesson_02
 
@@ -26,7 +26,7 @@ def test_auto_backend_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -
     backend, line = choose_backend("auto")
     assert backend.name == "simulated" and "NPHELPERS_BACKEND=simulated" in line
     monkeypatch.setenv("NPHELPERS_BACKEND", "quantum")
-    with pytest.raises(BackendError, match='unknown backend "auto"'):
+    with pytest.raises(BackendError, match=r"unknown backend NPHELPERS_BACKEND=\"quantum\""):
         choose_backend("auto")
 
 
@@ -127,3 +127,96 @@ def test_the_lesson_manifest_is_the_same_everywhere() -> None:
     assert (root / "notebooks" / "manifests" / "api-allow.yaml").read_text() == api_allow_yaml()
     example = (root / "examples" / "api-allow" / "api-allow.yaml").read_text()
     assert yaml.safe_load(example) == yaml.safe_load(api_allow_yaml())
+
+
+def test_a_lab_spans_namespaces() -> None:
+    lab, out = lesson()
+    lab.create_namespace("prod", labels="purpose=production")
+    lab.run("web", "nginx", labels="app=web", port=80, expose=True, namespace="prod")
+    lab.apply("kind: Pod\napiVersion: v1\nmetadata: {name: db, namespace: dev}\n"
+              "spec: {containers: [{name: db, image: alpine}]}\n")
+    assert lab.namespaces == ["dev", "lesson-02", "prod"]
+    assert lab.state().namespaces["prod"].labels["purpose"] == "production"
+    matrix = lab.matrix()
+    assert matrix.pods == ["dev/db", "lesson-02/apiserver", "lesson-02/test-allowed", "lesson-02/test-blocked",
+                           "prod/web"]
+    # api-allow admits app=bookstore pods of its own namespace only
+    assert not matrix.is_allowed("prod/web", "lesson-02/apiserver")
+    assert not lab.verdict("prod/web", "apiserver").allowed
+    assert lab.probe("prod/web", from_pod="test-allowed").allowed  # http://web.prod
+    out.truncate(0), out.seek(0)
+    lab.get_pods()
+    text = out.getvalue()
+    assert "$ kubectl get pods -n dev -o" in text and "$ kubectl get pods -n prod -o" in text
+    assert text.index("-n dev") < text.index("-n lesson-02") < text.index("-n prod")
+    out.truncate(0), out.seek(0)
+    lab.label("prod/web", "tier=front")
+    lab.label_namespace("prod", "team=a")
+    lab.unlabel_namespace("prod", "purpose")
+    assert out.getvalue().splitlines() == [
+        "$ kubectl label pod web tier=front --overwrite -n prod", "pod/web labeled",
+        "$ kubectl label namespace prod team=a --overwrite", "namespace/prod labeled",
+        "$ kubectl label namespace prod purpose-", "namespace/prod unlabeled",
+    ]
+    out.truncate(0), out.seek(0)
+    lab.cleanup()
+    lines = out.getvalue().splitlines()
+    selector = "kubectl delete networkpolicy,service,pod -l app.kubernetes.io/managed-by=nphelpers"
+    assert [line for line in lines if line.startswith("$")] == [
+        f"$ {selector} -n dev", f"$ {selector} -n lesson-02", f"$ {selector} -n prod",
+        "$ kubectl delete namespace dev", "$ kubectl delete namespace lesson-02", "$ kubectl delete namespace prod",
+    ]
+    assert lines[lines.index(f"$ {selector} -n prod") + 1:][:2] == ['service "web" deleted', 'pod "web" deleted']
+    assert not {"dev", "lesson-02", "prod"} & set(lab.state().namespaces)
+
+
+def test_cleanup_never_deletes_a_namespace_the_lab_did_not_create() -> None:
+    out = io.StringIO()
+    lab = Lab(backend="simulated", out=out)  # home: default, which the cluster already has
+    lab.run("client", "alpine")
+    lab.delete("pod", "client")
+    out.truncate(0), out.seek(0)
+    lab.cleanup()
+    assert out.getvalue().splitlines() == [
+        "$ kubectl delete networkpolicy,service,pod -l app.kubernetes.io/managed-by=nphelpers",
+        "No resources found",
+    ]
+    state = lab.state()
+    assert "default" in state.namespaces and "default/kubernetes" in state.services
+
+
+def test_one_default_namespace_rule_for_names_and_manifests() -> None:
+    lab, out = lesson()
+    lab.apply("kind: Pod\napiVersion: v1\nmetadata: {name: other, namespace: default}\n"
+              "spec: {containers: [{name: c, image: alpine}]}\n")
+    assert "default/other" in lab.state().pods  # `default` is a lesson name like any other
+    assert "$ kubectl apply -f - <<EOF ... EOF" in out.getvalue()  # every object names its namespace
+    assert lab.verdict("default/other", "apiserver").source == "default/other"
+    mixed = API_ALLOW + "---\nkind: Pod\napiVersion: v1\nmetadata: {name: p, namespace: prod}\n" \
+        "spec: {containers: [{name: c, image: alpine}]}\n"
+    with pytest.raises(UsageError, match='the namespace from the provided object "prod" does not match'):
+        lab.apply(mixed)
+    assert "prod/p" not in lab.state().pods
+
+
+def test_label_changes_print_what_kubectl_prints() -> None:
+    lab, out = lesson()
+    out.truncate(0), out.seek(0)
+    lab.label("apiserver", "gone-")
+    lab.label("apiserver", "role=db", "gone-")
+    lab.delete("pod", "ghost")
+    assert out.getvalue().splitlines() == [
+        "$ kubectl label pod apiserver gone- -n lesson-02", 'label "gone" not found.', "pod/apiserver not labeled",
+        "$ kubectl label pod apiserver role=db gone- --overwrite -n lesson-02", 'label "gone" not found.',
+        "pod/apiserver labeled",
+        "$ kubectl delete pod ghost -n lesson-02", 'Error from server (NotFound): pods "ghost" not found',
+    ]
+
+
+def test_nginx_listens_on_80_whatever_the_port_says() -> None:
+    lab, out = lesson()
+    lab.run("web", "nginx", labels="app=web", port=8080, expose=True)
+    result = lab.probe("web:8080", from_pod="test-allowed")
+    assert result.outcome == "refused" and "Connection refused" in result.output
+    ip = lab.state().pods["lesson-02/web"].ip
+    assert lab.probe(ip, from_pod="test-allowed").allowed

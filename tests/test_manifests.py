@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -480,12 +479,11 @@ spec:
 """
 
 
-def test_ten_thousand_pods_load_quickly(tmp_path: Path) -> None:
+def test_ten_thousand_pods_load(tmp_path: Path) -> None:
+    # How fast is a figure for benchmarks/ (a script that prints it), not a timed test.
     path = tmp_path / "pods.yaml"
     path.write_text("---\n".join(POD_TEMPLATE.format(i=i, ns=i % 20, app=i % 50, team=i % 7) for i in range(10_000)))
-    start = time.process_time()
     result = load_paths([path])
-    elapsed = time.process_time() - start
     assert len(result.objects) == 10_000
-    # About 0.75 s of CPU on the development machine; the bound leaves room for slow CI.
-    assert elapsed < 5.0, f"loading 10,000 pods took {elapsed:.2f}s of CPU"
+    last = result.objects[-1]["metadata"]
+    assert (last["name"], last["namespace"], last["labels"]["app"]) == ("pod-9999", "ns-19", "app-49")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 from pathlib import Path
 from typing import Any
 
@@ -299,7 +298,7 @@ def _big_cluster(namespaces: int = 10, per_namespace: int = 20) -> ClusterState:
     return ClusterState.from_objects(objects)
 
 
-def test_200_pods_render_quickly_without_per_cell_detail() -> None:
+def test_200_pods_render_without_per_cell_detail() -> None:
     state = _big_cluster()
     m = reachability(state)
     assert len(m.pods) == 200
@@ -307,12 +306,11 @@ def test_200_pods_render_quickly_without_per_cell_detail() -> None:
     del relaxed.policies["team-03/db-only-web"]
     other = reachability(relaxed)
 
-    start = time.perf_counter()
+    # What keeps it quick is checked below (no per-cell artists); timings belong in benchmarks/.
     fig = plot_matrix(other, relaxed, compare=m)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    elapsed = time.perf_counter() - start
-    assert elapsed < 20, f"200-pod matrix took {elapsed:.1f}s"  # ~1-2s on a laptop; generous for CI
+    assert buf.getvalue().startswith(b"\x89PNG")
 
     ax = _axes(fig)
     assert _by_gid(ax, "glyph-allowed") is None and _by_gid(ax, "glyph-blocked") is None

@@ -27,7 +27,7 @@ NGINX_TITLE = "<title>Welcome to nginx!</title>"
 
 def lesson_lab(policy: bool = True, backend: str | SimulatedCluster = "simulated") -> Lab:
     """Lesson 2: an nginx apiserver behind a Service, two clients, and (optionally) api-allow."""
-    lab = Lab(backend=backend, namespace=NS, out=None)
+    lab = Lab(backend=backend, namespace=NS, out=False)
     deploy_lesson_02(lab, policy=policy)
     return lab
 

@@ -12,7 +12,7 @@ that maps them onto other real namespaces does so inside itself and reports less
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -115,13 +115,21 @@ class Backend(Protocol):
         ...
 
     def delete(self, kind: str, name: str, namespace: str = "default") -> Deleted:
-        """Delete one object (kind: namespace, pod, service, networkpolicy)."""
+        """Delete one object (kind: namespace, pod, service, networkpolicy).
+
+        An object that does not exist is not an error here: ``Deleted(found=False)``, which
+        :func:`nphelpers.kubectl.render` prints as kubectl's NotFound line.
+        """
         ...
 
     def label(
         self, kind: str, name: str, labels: Mapping[str, str | None], namespace: str = "default"
     ) -> Labeled:
-        """Set (value) or remove (``None``) labels on a pod or namespace."""
+        """Set (value) or remove (``None``) labels on a pod or namespace (already validated by the Lab).
+
+        ``old``/``new`` are the object's whole label sets (``managed-by`` included), so the
+        rendered word (``labeled``/``unlabeled``) is the same on every backend.
+        """
         ...
 
     def state(self) -> ClusterState:
@@ -132,6 +140,18 @@ class Backend(Protocol):
         """Run ``wget -qO- --timeout=<timeout> <url>`` in pod ``source`` (``ns/name``)."""
         ...
 
+    def probe_stable(self, source: str, url: str, timeout: int = 2) -> ProbeResult:
+        """:meth:`wget` until the verdict is steady (a live CNI programs policies asynchronously)."""
+        ...
+
+    def sweep(
+        self, pairs: Iterable[tuple[str, str]], port: int, max_workers: int = 8
+    ) -> dict[tuple[str, str], ProbeResult]:
+        """Probe (source ``ns/name``, destination ``ns/name`` or IP) pairs at ``http://<IP>:<port>/``."""
+        ...
+
     def cleanup(self) -> list[Deleted | Kept]:
-        """Delete everything this backend created, and only that, policies first."""
+        """Delete everything this backend created, and only that, in :mod:`nphelpers.kinds` cleanup
+        order; then the namespaces it created (never lesson ``default``), or :class:`Kept` for one
+        that still holds objects nphelpers did not create."""
         ...

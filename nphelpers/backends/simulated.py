@@ -15,22 +15,26 @@ It keeps a :class:`~nphelpers.cluster.ClusterState`, has CoreDNS pods in ``kube-
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from .. import kubectl
-from ..cluster import ClusterState, canonical_kind
+from ..cluster import ClusterState
 from ..engine import Verdict, evaluate
-from ..errors import NotFoundError
-from ..model import SYSTEM_NAMESPACE, Pod, Service
+from ..errors import BackendError, NotFoundError
+from ..kinds import KINDS, kind_info
+from ..model import SYSTEM_NAMESPACE, Namespace, Pod, Service
 from ..policy import ip_value
-from .base import Outcome, ProbeResult
+from ..refs import Ref, namespace_of_key
+from .base import Applied, Deleted, Kept, Labeled, Outcome, ProbeResult
 
 DNS_SERVICE_IP = "10.96.0.10"
 COREDNS_LABELS = {"k8s-app": "kube-dns"}
 CLUSTER_DOMAIN = "cluster.local"
+MANAGED_BY_LABEL, MANAGED_BY_VALUE = "app.kubernetes.io/managed-by", "nphelpers"
+NGINX_PORT = 80  # where the stock nginx image listens (its default.conf: listen 80)
 
 
 def _system_objects() -> list[dict[str, Any]]:
@@ -107,90 +111,159 @@ class SimulatedCluster:
     external_hosts: dict[str, str] = field(default_factory=lambda: {"example.com": "93.184.215.14"})
     external_body: str = ""
     _state: ClusterState = field(default_factory=ClusterState)
-    _created: dict[tuple[str, str, str], None] = field(default_factory=dict)
+    _created: dict[tuple[str, str, str], None] = field(default_factory=dict)  # (kind, namespace or "", name)
     _created_namespaces: dict[str, None] = field(default_factory=dict)
+    _manifests: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)  # as last applied
 
     def __post_init__(self) -> None:
         for obj in _system_objects():
             self._state.apply(obj)
 
     # -- the Backend verbs ----------------------------------------------------------
-    def apply(self, objects: Sequence[Mapping[str, Any]]) -> list[str]:
-        lines = []
+    def apply(self, objects: Sequence[Mapping[str, Any]]) -> list[Applied]:
+        """Apply validated manifests all or nothing: on a copy of the state, kept only if all apply."""
+        trial = self._state.copy()
+        facts: list[Applied] = []
+        created: list[tuple[str, str, str]] = []
+        on_the_way: list[str] = []
+        manifests: dict[tuple[str, str, str], dict[str, Any]] = {}
         for obj in objects:
-            kind = obj["kind"]
-            ns_name = (obj.get("metadata") or {}).get("namespace") or "default"
-            if kind != "Namespace" and ns_name not in self._state.namespaces:
-                self._created_namespaces.setdefault(ns_name)  # created on the way, as the live backend does
-            before = self._manifest_of(kind, obj)
-            key, created = self._state.apply(copy.deepcopy(dict(obj)))
-            ns, _, name = key.rpartition("/")
-            self._created.setdefault((kind, ns, name))
-            if created:
+            info = kind_info(str(obj["kind"]))
+            ref = Ref.of(obj, "default")
+            ns = "" if info.kind == "Namespace" else ref.namespace
+            if ns and ns not in trial.namespaces:
+                # Created on the way and labelled as nphelpers', as the live backend does.
+                trial.namespaces[ns] = Namespace(ns, {MANAGED_BY_LABEL: MANAGED_BY_VALUE})
+                on_the_way.append(ns)
+            key3 = (info.kind, ns, ref.name)
+            before = manifests.get(key3, self._manifests.get(key3))
+            _, was_created = trial.apply(copy.deepcopy(dict(obj)))
+            if was_created:
                 action = "created"
-            elif before is not None and _same_spec(before, obj):
+                created.append(key3)
+            elif before is not None and _same_content(before, obj):
                 action = "unchanged"
             else:
                 action = "configured"
-            lines.append(kubectl.applied(kind, name, action))
-        return lines
+            manifests[key3] = copy.deepcopy(dict(obj))
+            facts.append(Applied(info.kind, ref.name, None if info.kind == "Namespace" else ref.namespace, action))
+        self._state = trial
+        self._manifests.update(manifests)
+        for key3 in created:
+            self._created.setdefault(key3)
+        for ns in on_the_way:
+            self._created_namespaces.setdefault(ns)
+        return facts
 
-    def delete(self, kind: str, name: str, namespace: str = "default") -> str:
-        kind = canonical_kind(kind)
-        self._state.delete(kind, name, namespace)
-        self._created.pop((kind, "" if kind == "Namespace" else namespace, name), None)
-        return kubectl.deleted(kind, name)
+    def _own(self, kind: str, namespace: str, name: str, verb: str) -> None:
+        """Like the live backend, a guest: change only what was applied here (and lesson ``default``)."""
+        ns = "" if kind == "Namespace" else namespace
+        if (kind, ns, name) in self._created or (kind == "Namespace" and name in self._created_namespaces):
+            return
+        if kind == "Namespace" and name == "default" and verb == "label":
+            return  # the lesson's default namespace (the live backend's lab namespace) is the lab's to label
+        where = "" if kind == "Namespace" else f" in namespace {namespace!r}"
+        raise BackendError(
+            f"refusing to {verb} {kind_info(kind).resource}/{name}{where}: nphelpers did not create it"
+        )
 
-    def label(self, kind: str, name: str, labels: Mapping[str, str | None], namespace: str = "default") -> str:
-        kind = canonical_kind(kind)
-        if kind == "Namespace":
+    def delete(self, kind: str, name: str, namespace: str = "default") -> Deleted:
+        info = kind_info(kind)
+        fact_ns = None if info.kind == "Namespace" else namespace
+        if not self._state.has(info.kind, name, namespace):
+            return Deleted(info.kind, name, fact_ns, found=False)
+        self._own(info.kind, namespace, name, "delete")
+        self._state.delete(info.kind, name, namespace)
+        key3 = (info.kind, "" if fact_ns is None else namespace, name)
+        self._created.pop(key3, None)
+        self._manifests.pop(key3, None)
+        if info.kind == "Namespace":
+            self._created_namespaces.pop(name, None)
+            for k in [k for k in self._created if k[1] == name]:
+                self._created.pop(k)
+                self._manifests.pop(k, None)
+        return Deleted(info.kind, name, fact_ns)
+
+    def label(self, kind: str, name: str, labels: Mapping[str, str | None], namespace: str = "default") -> Labeled:
+        info = kind_info(kind)
+        if info.kind == "Namespace":
             if name not in self._state.namespaces:
-                raise NotFoundError(f'namespaces "{name}" not found')
+                raise NotFoundError(f'{info.plural_resource} "{name}" not found')
             current = dict(self._state.namespaces[name].labels)
+        elif info.kind == "Pod":
+            current = dict(self._state.pod(Ref(namespace, name).key).labels)
         else:
-            current = dict(self._state.pod(f"{namespace}/{name}").labels)
-        line = kubectl.label_output(kind, name, current, labels)
+            raise BackendError(f"labels can be changed on pods and namespaces here, not {info.resource}")
+        self._own(info.kind, namespace, name, "label")
+        old = dict(current)
         for key, value in labels.items():
             if value is None:
                 current.pop(key, None)
             else:
                 current[key] = value
-        self._state.set_labels(kind, name, current, namespace)
-        return line
+        self._state.set_labels(info.kind, name, current, namespace)
+        key3 = (info.kind, "" if info.kind == "Namespace" else namespace, name)
+        if key3 in self._manifests:  # what a later apply compares with: the object as it is now
+            meta = self._manifests[key3].setdefault("metadata", {})
+            meta["labels"] = dict(current)
+        ns = None if info.kind == "Namespace" else namespace
+        return Labeled(info.kind, name, ns, old, dict(self._state_labels(info.kind, name, namespace)), dict(labels))
+
+    def _state_labels(self, kind: str, name: str, namespace: str) -> Mapping[str, str]:
+        if kind == "Namespace":
+            return self._state.namespaces[name].labels
+        return self._state.pods[Ref(namespace, name).key].labels
 
     def state(self) -> ClusterState:
         return self._state.copy()
 
-    def cleanup(self) -> list[str]:
-        """Delete what was applied here (policies first, then services, pods, namespaces).
-
-        A namespace created on the way is deleted too once nothing else is left in it.
-        """
-        order = {"NetworkPolicy": 0, "Service": 1, "Pod": 2, "Namespace": 3}
-        lines = []
+    def cleanup(self) -> list[Deleted | Kept]:
+        """Delete what was applied here (in :data:`~nphelpers.kinds.KINDS` cleanup order), then
+        the namespaces created here once nothing else is left in them; ``default`` never."""
+        order = {k: info.cleanup_order for k, info in KINDS.items()}
+        facts: list[Deleted | Kept] = []
         for kind, ns, name in sorted(self._created, key=lambda k: (order[k[0]], k[1], k[2])):
-            try:
-                lines.append(self.delete(kind, name, ns or "default"))
-            except NotFoundError:
+            if kind == "Namespace":
+                self._created_namespaces.setdefault(name)
                 continue
+            if self._state.has(kind, name, ns):
+                facts.append(self.delete(kind, name, ns))
         for ns in sorted(self._created_namespaces):
-            if ns not in self._state.namespaces:
+            if ns not in self._state.namespaces or ns in ("default", SYSTEM_NAMESPACE):
                 continue
-            left = [k for table in (self._state.pods, self._state.services, self._state.policies)
-                    for k in table if k.split("/", 1)[0] == ns]
+            left = [k for kind in ("Pod", "Service", "NetworkPolicy") for k in self._state.table(kind)
+                    if namespace_of_key(k) == ns]
             if left:
-                lines.append(f'namespace "{ns}" kept: it holds {len(left)} object(s) nphelpers did not create')
+                facts.append(Kept("Namespace", ns, None, f"it holds {len(left)} object(s) nphelpers did not create"))
             else:
-                lines.append(self.delete("namespace", ns))
+                self._created_namespaces.pop(ns, None)
+                self._state.delete("Namespace", ns)
+                facts.append(Deleted("Namespace", ns, None))
         self._created.clear()
         self._created_namespaces.clear()
-        return lines
+        self._manifests.clear()
+        return facts
 
     def wget(self, source: str, url: str, timeout: int = 2) -> ProbeResult:
-        src = self._state.pod(source if "/" in source else f"default/{source}")
+        src = self._state.pod(Ref.parse(source, "default", what="source pod").key)
         command = kubectl.wget_command(src.name, url, timeout=timeout, namespace=src.namespace)
         outcome, output = self._wget(src, url)
         return ProbeResult(src.key, url, outcome, output, command)
+
+    def probe_stable(self, source: str, url: str, timeout: int = 2) -> ProbeResult:
+        """The simulator's verdict never flaps: one probe is the stable answer."""
+        return self.wget(source, url, timeout)
+
+    def sweep(
+        self, pairs: Iterable[tuple[str, str]], port: int, max_workers: int = 8
+    ) -> dict[tuple[str, str], ProbeResult]:
+        """Probe (source pod, destination pod key or IP) pairs at ``http://<IP>:<port>/``."""
+        results = {}
+        for src, dst in dict.fromkeys(pairs):
+            host = self._state.pod(dst).ip if "/" in dst else dst
+            host = f"[{host}]" if host and ":" in host else host
+            results[(src, dst)] = self.wget(src, f"http://{host}:{int(port)}/")
+        return results
 
     # -- probing --------------------------------------------------------------------
     def _wget(self, src: Pod, url: str) -> tuple[Outcome, str]:
@@ -249,32 +322,24 @@ class SimulatedCluster:
             sport = svc.port_for(port, "TCP")
             if sport is None:
                 return Route(address, None, port, svc, reachable=False)
-            endpoints = self._state.endpoints(svc)
+            endpoints = self._state.endpoints(svc, sport)
             if not endpoints:
-                return Route(address, None, port, svc)
+                return Route(address, None, port, svc)  # no endpoints: kube-proxy rejects
             pod = endpoints[0]
             target = sport.target_port
             if isinstance(target, str):
-                resolved = pod.resolve_port(target, "TCP")
-                if resolved is None:
-                    return Route(address, pod, port, svc, reachable=False)
-                target = resolved
+                target = pod.resolve_port(target, sport.protocol) or 0  # an endpoint defines it
             return Route(address, pod, int(target), svc)
         pod = self._state.pod_by_ip(address)
         return Route(address, pod, port)
 
-    def _manifest_of(self, kind: str, obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        if kind != "NetworkPolicy":
-            return None
-        meta = obj.get("metadata") or {}
-        old = self._state.policies.get(f"{meta.get('namespace') or 'default'}/{meta.get('name')}")
-        return old.manifest if old else None
 
+def _same_content(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether applying ``after`` over ``before`` changes nothing kubectl apply would report."""
+    def labels(o: Mapping[str, Any]) -> Any:
+        return (o.get("metadata") or {}).get("labels") or {}
 
-def _same_spec(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
-    return before.get("spec") == after.get("spec") and (before.get("metadata") or {}).get("labels") == (
-        after.get("metadata") or {}
-    ).get("labels")
+    return before.get("spec") == after.get("spec") and labels(before) == labels(after)
 
 
 def _search_list(host: str, namespace: str) -> list[str]:
@@ -285,10 +350,15 @@ def _search_list(host: str, namespace: str) -> list[str]:
 
 
 def _listens(pod: Pod, port: int) -> bool:
-    """A pod listens on its declared TCP container ports; nginx without declared ports on 80."""
-    if pod.ports:
-        return pod.serves(port, "TCP")
-    return _is_nginx(pod) and port == 80
+    """Where the pod's server really listens: its image decides, not ``containerPort``.
+
+    Stock nginx listens on 80 whatever the pod declares (``containerPort`` is informational
+    in Kubernetes), so ``lab.run(image="nginx", port=8080)`` refuses on 8080, as on a real
+    cluster. Another image is taken to listen on its declared TCP ports.
+    """
+    if _is_nginx(pod):
+        return port == NGINX_PORT
+    return pod.serves(port, "TCP")
 
 
 def _is_nginx(pod: Pod) -> bool:

@@ -1,0 +1,356 @@
+"""The course's exercises, one or more per lesson (``course/plan.md``), by id.
+
+Each starting state follows its recipe's scenario (names, labels, namespaces), written as
+manifest dicts: objects without ``metadata.namespace`` go to the lab's namespace (the one the
+recipe calls ``default`` or ``secondary``), the others to the namespaces they name. The
+reference answers are ``notebooks/solutions/<id>.yaml``. Lesson 05 has no exercise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .exercises import (
+    Breaks,
+    Differs,
+    Exercise,
+    FromOutside,
+    Hint,
+    Matrix,
+    MaxPolicies,
+    NewPod,
+    NoAllowAll,
+    NoBareNamespaceSelector,
+    NoLabelChanges,
+    Probe,
+    SelectNamespacesBy,
+)
+
+OUTSIDE = "203.0.113.10"  # a documentation address (TEST-NET-3): a client outside the cluster
+
+
+# -- manifest builders -----------------------------------------------------------------------
+def _meta(name: str, labels: dict[str, str] | None, namespace: str | None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if namespace:
+        meta["namespace"] = namespace
+    if labels:
+        meta["labels"] = dict(labels)
+    return meta
+
+
+def pod(name: str, labels: dict[str, str], *, image: str = "busybox", ports: tuple[Any, ...] = (),
+        namespace: str | None = None) -> dict[str, Any]:
+    """A pod; ``ports`` are numbers or ``(number, name)``. A client without ports sleeps."""
+    container: dict[str, Any] = {"name": name, "image": image}
+    if ports:
+        container["ports"] = [{"containerPort": p} if isinstance(p, int) else {"containerPort": p[0], "name": p[1]}
+                              for p in ports]
+    else:
+        container["command"] = ["sleep", "3600"]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": _meta(name, labels, namespace),
+            "spec": {"containers": [container]}}
+
+
+def web(name: str = "web", labels: dict[str, str] | None = None, namespace: str | None = None) -> list[dict[str, Any]]:
+    """``kubectl run web --image=nginx --labels=app=web --expose --port=80``: the pod and its Service."""
+    labels = labels or {"app": name}
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": _meta(name, None, namespace),
+               "spec": {"selector": dict(labels), "ports": [{"port": 80, "targetPort": 80}]}}
+    return [service, pod(name, labels, image="nginx", ports=(80,), namespace=namespace)]
+
+
+def namespace(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(name, labels, None)}
+
+
+# -- lesson 01: deny all traffic to an application -----------------------------------------------
+DENY_ALL = Exercise(
+    id="01-deny-all",
+    lesson="01",
+    title="Isolate web, and only web",
+    task="Write one NetworkPolicy that stops every pod from reaching web, while api stays open to everyone.",
+    setup=(*web("web"), *web("api"), pod("client", {"run": "client"})),
+    goals=(Matrix(80, only=(("web", ()),)), Probe("client", "web", "blocked"), Probe("client", "api", "allowed")),
+    constraints=(MaxPolicies(1), NoAllowAll(), NoLabelChanges()),
+    hints=(
+        Hint("`ingress: [{}]` is one rule that matches everything: it lets every source in. An empty list, "
+             "`ingress: []`, admits nobody.", when=Breaks(NoAllowAll)),
+        Hint("api is blocked too: your policy selects more than web. `podSelector: {}` selects every pod "
+             "of the namespace; select app=web only.", when=Differs(destination="api", got="blocked")),
+        Hint("web still answers. Does spec.podSelector match web's labels exactly (`lab.get_pods()`), and "
+             "does the policy isolate ingress (policyTypes Ingress, or no policyTypes)?",
+             when=Differs(destination="web", got="allowed")),
+        Hint("A pod is isolated for ingress as soon as one policy selects it for Ingress; then only what "
+             "some rule admits gets in. No rule admits nothing."),
+        Hint("A solution: `podSelector: {matchLabels: {app: web}}` and `ingress: []`."),
+    ),
+    solution="01-deny-all.yaml",
+)
+
+
+# -- lesson 02: the real-world examples 2-4, written to match M ------------------------------------
+_GATEWAY_SETUP: tuple[dict[str, Any], ...] = (
+    {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "internal-api"},
+     "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "internal-api"}},
+              "template": {"metadata": {"labels": {"app": "internal-api", "tier": "backend"}},
+                           "spec": {"containers": [{"name": "api", "image": "nginx",
+                                                    "ports": [{"containerPort": 8080, "name": "http"}]}]}}}},
+    pod("gateway", {"role": "api-gateway"}),
+    pod("admin", {"role": "admin-console"}),
+    pod("reporting", {"role": "reporting"}),
+)
+
+API_GATEWAY = Exercise(
+    id="02-api-gateway",
+    lesson="02",
+    title="Real-world example 2: an API behind a gateway",
+    task="Only the gateway and the admin console may reach the internal API, and only on TCP 8080.",
+    setup=_GATEWAY_SETUP,
+    goals=(Matrix(8080, only=(("internal-api-*", ("gateway", "admin")),)),
+           Matrix(80, only=(("internal-api-*", ()),))),
+    constraints=(MaxPolicies(1), NoAllowAll(), NoBareNamespaceSelector(), NoLabelChanges()),
+    hints=(
+        Hint("admin is shut out. One podSelector with role=api-gateway matches the gateway only; to admit "
+             "two kinds of pods, list two peers under `from:`, each starting with its own dash (OR).",
+             when=Differs(source="admin", destination="internal-api-*", got="blocked")),
+        Hint("reporting gets in. Ask the lab which peer admits it: "
+             "lab.explain('reporting', 'internal-api-0', port=8080).",
+             when=Differs(source="reporting", got="allowed")),
+        Hint("The API is reachable on port 80 as well: a rule without `ports:` admits every port. "
+             "Add `ports: [{protocol: TCP, port: 8080}]` to the rule.", when=Differs(port=80, got="allowed")),
+        Hint("Select the API's pods by both of their labels, and admit two peers on one port."),
+        Hint("A solution: podSelector app=internal-api,tier=backend; one ingress rule whose `from` lists "
+             "podSelector role=api-gateway and podSelector role=admin-console, ports TCP 8080."),
+    ),
+    solution="02-api-gateway.yaml",
+)
+
+MICROSERVICES = Exercise(
+    id="02-microservices",
+    lesson="02",
+    title="Real-world example 3: who may call the order service",
+    task="The cart and inventory services may reach the order service on TCP 8080; payment may not.",
+    setup=(
+        pod("order-service", {"app": "order-service"}, image="nginx", ports=((8080, "http"),)),
+        pod("cart-service", {"app": "cart-service"}),
+        pod("inventory-service", {"app": "inventory-service"}),
+        pod("payment-service", {"app": "payment-service"}),
+    ),
+    goals=(Matrix(8080, only=(("order-service", ("cart-service", "inventory-service")),)),
+           Matrix(80, only=(("order-service", ()),))),
+    constraints=(MaxPolicies(1), NoAllowAll(), NoBareNamespaceSelector(), NoLabelChanges()),
+    hints=(
+        Hint("inventory-service is shut out. Rules (and peers) add up: give it a rule of its own, or a "
+             "second peer next to cart-service.",
+             when=Differs(source="inventory-service", destination="order-service", got="blocked")),
+        Hint("payment-service gets in: some rule admits more than the two services. "
+             "lab.explain('payment-service', 'order-service', port=8080) names it.",
+             when=Differs(source="payment-service", got="allowed")),
+        Hint("The order service answers on port 80 too: limit each rule to TCP 8080 with `ports:`.",
+             when=Differs(port=80, got="allowed")),
+        Hint("One policy, selecting app=order-service, with one rule per allowed caller (or one rule, two peers)."),
+        Hint("A solution: podSelector app=order-service; ingress rule 1 from podSelector app=cart-service, "
+             "rule 2 from podSelector app=inventory-service, each with ports TCP 8080."),
+    ),
+    solution="02-microservices.yaml",
+)
+
+MONITORING = Exercise(
+    id="02-monitoring",
+    lesson="02",
+    title="Real-world example 4: user traffic and Prometheus scraping",
+    task="The frontend reaches the app on TCP 8080; only Prometheus in the monitoring namespace reaches "
+         "its metrics on TCP 9090.",
+    setup=(
+        namespace("monitoring", {"name": "monitoring"}),
+        pod("prometheus", {"app": "prometheus"}, namespace="monitoring"),
+        pod("grafana", {"app": "grafana"}, namespace="monitoring"),
+        pod("app", {"monitoring": "true"}, image="nginx", ports=((8080, "http"), (9090, "metrics"))),
+        pod("web", {"tier": "frontend"}),
+        pod("prometheus-impostor", {"app": "prometheus"}),
+    ),
+    goals=(Matrix(8080, only=(("app", ("web",)),)), Matrix(9090, only=(("app", ("monitoring/prometheus",)),))),
+    constraints=(MaxPolicies(1), NoAllowAll(), NoBareNamespaceSelector(), NoLabelChanges()),
+    hints=(
+        Hint("Prometheus in monitoring cannot scrape. A podSelector alone matches pods of the policy's own "
+             "namespace only; to reach into monitoring, the peer needs a namespaceSelector.",
+             when=Differs(source="monitoring/prometheus", port=9090, got="blocked")),
+        Hint("prometheus-impostor (app=prometheus, but in the lesson's namespace) reaches the metrics. Two "
+             "dashes under `from:` are two peers (OR); namespaceSelector and podSelector in ONE peer must "
+             "both match (AND).", when=Differs(source="prometheus-impostor", port=9090, got="allowed")),
+        Hint("grafana reaches the metrics: every pod of monitoring gets in. Add podSelector app=prometheus "
+             "to the same peer as the namespaceSelector.", when=Differs(source="monitoring/grafana", got="allowed")),
+        Hint("Someone reaches a port meant for others: give each port its own rule, with its own `from` and "
+             "`ports`.", when=Differs(destination="app", got="allowed")),
+        Hint("Two rules: one for user traffic, one for metrics, each with the peers of that port only."),
+        Hint("A solution: podSelector monitoring=true; rule 1 from podSelector tier=frontend on TCP 8080; "
+             "rule 2 from one peer with namespaceSelector name=monitoring AND podSelector app=prometheus on "
+             "TCP 9090."),
+    ),
+    solution="02-monitoring.yaml",
+)
+
+
+# -- lesson 02a: allow all traffic to an application ----------------------------------------------
+_WEB_DENY_ALL = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "web-deny-all"},
+                 "spec": {"podSelector": {"matchLabels": {"app": "web"}}, "ingress": []}}
+
+ALLOW_ALL_PODS = Exercise(
+    id="02a-allow-all-pods",
+    lesson="02a",
+    title="Admit every pod, but nothing from outside",
+    task=f"web-deny-all isolates web. Add a policy that admits every pod of every namespace to web, while a "
+         f"client outside the cluster ({OUTSIDE}) stays out.",
+    setup=(*web("web"), _WEB_DENY_ALL, pod("client", {"run": "client"}),
+           namespace("other"), pod("client", {"run": "client"}, namespace="other")),
+    goals=(Matrix(80), FromOutside(OUTSIDE, "web", "blocked")),
+    constraints=(MaxPolicies(2), NoLabelChanges()),
+    hints=(
+        Hint(f"{OUTSIDE}, outside the cluster, gets in. A rule without `from` (`- {{}}`) admits every source, "
+             "addresses outside the cluster included: it is not the same as admitting all pods.",
+             when=Differs(source=OUTSIDE, got="allowed")),
+        Hint("other/client is blocked. A podSelector alone matches pods of the policy's own namespace; "
+             "`namespaceSelector: {}` matches every namespace.", when=Differs(source="other/*", got="blocked")),
+        Hint("Policies add up: the deny-all stays, and your policy only has to admit. Which peer means "
+             "'every pod, whatever its namespace'?"),
+        Hint("A solution: a second policy selecting app=web with `ingress: [{from: [{namespaceSelector: {}}]}]`."),
+    ),
+    solution="02a-allow-all-pods.yaml",
+)
+
+
+# -- lesson 03: default deny in a namespace -------------------------------------------------------
+THREE_TIERS = Exercise(
+    id="03-default-deny",
+    lesson="03",
+    title="Default deny, then two allows",
+    task="Deny all ingress in the namespace, then let the frontend reach the backend on TCP 8080 and the "
+         "backend reach the database on TCP 5432. Pods started later must be protected too.",
+    setup=(
+        pod("frontend", {"tier": "frontend"}, image="nginx", ports=(80,)),
+        pod("backend", {"tier": "backend"}, ports=((8080, "http"),)),
+        pod("db", {"tier": "db"}, image="postgres:16", ports=((5432, "postgres"),)),
+    ),
+    goals=(Matrix(80, others="blocked"),
+           Matrix(8080, only=(("backend", ("frontend",)),), others="blocked"),
+           Matrix(5432, only=(("db", ("backend",)),), others="blocked"),
+           NewPod((("app", "newcomer"),))),
+    constraints=(MaxPolicies(3), NoAllowAll(), NoBareNamespaceSelector(), NoLabelChanges()),
+    hints=(
+        Hint("The frontend is still open: no policy selects it, so it is not isolated. That is what a "
+             "namespace-wide default deny is for.", when=Differs(destination="frontend", got="allowed")),
+        Hint("A pod started later is open to everyone: your deny-all lists the pods it knows. "
+             "`podSelector: {}` selects every pod of the namespace, today's and tomorrow's.",
+             when=Differs(destination="newcomer", got="allowed")),
+        Hint("Some allowed connection reaches another port too: limit each allow to its port with `ports:`.",
+             when=Differs(got="allowed")),
+        Hint("A connection the goal wants is blocked: check the selectors of your two allows against the "
+             "pods' labels (lab.get_pods()).", when=Differs(got="blocked")),
+        Hint("Three policies: a default deny (every pod, no ingress rules) and one allow per connection."),
+        Hint("A solution: default-deny-all with `podSelector: {}` and no ingress; backend-allow-frontend "
+             "(tier=backend from tier=frontend, TCP 8080); db-allow-backend (tier=db from tier=backend, TCP 5432)."),
+    ),
+    solution="03-default-deny.yaml",
+)
+
+
+# -- lesson 04: deny traffic from other namespaces ------------------------------------------------
+OTHER_NAMESPACES = Exercise(
+    id="04-other-namespaces",
+    lesson="04",
+    title="Only the namespace's own pods",
+    task="Every pod of the lesson's namespace accepts traffic from pods of the same namespace only; "
+         "other/visitor is kept out.",
+    setup=(*web("web"), pod("client", {"run": "client"}),
+           namespace("other"), pod("visitor", {"run": "visitor"}, namespace="other")),
+    goals=(Matrix(80, only=(("*", ("*",)),)), Probe("other/visitor", "web", "blocked"), Probe("client", "web")),
+    constraints=(MaxPolicies(1), NoAllowAll(), NoLabelChanges()),
+    hints=(
+        Hint("other/visitor still reaches web. Namespaces do not isolate by themselves, and a "
+             "namespaceSelector admits pods of other namespaces.",
+             when=Differs(source="other/*", destination="web", got="allowed")),
+        Hint("other/visitor is kept from web but still reaches client. Select every pod of the namespace "
+             "(`podSelector: {}`), not only web.", when=Differs(source="other/*", got="allowed")),
+        Hint("The namespace's own pods are shut out: admit them with a peer `podSelector: {}`, which "
+             "matches every pod of the policy's namespace.", when=Differs(source="*", destination="*",
+                                                                            got="blocked")),
+        Hint("One policy for the whole namespace: it selects every pod, and admits the namespace's own pods."),
+        Hint("A solution: podSelector {} with `ingress: [{from: [{podSelector: {}}]}]`."),
+    ),
+    solution="04-other-namespaces.yaml",
+)
+
+
+# -- lesson 06: allow traffic from a namespace -----------------------------------------------------
+FROM_NAMESPACE = Exercise(
+    id="06-from-namespace",
+    lesson="06",
+    title="Admit the prod namespace by its name",
+    task="Only pods of the namespace prod may reach web. Select prod by the label the apiserver sets on every "
+         "namespace, kubernetes.io/metadata.name.",
+    setup=(*web("web"), pod("client", {"run": "client"}),
+           namespace("dev", {"purpose": "testing"}), namespace("prod", {"purpose": "production"}),
+           pod("client", {"run": "client"}, namespace="dev"), pod("client", {"run": "client"}, namespace="prod")),
+    goals=(Matrix(80, only=(("web", ("prod/*",)),)),
+           Probe("prod/client", "web", "allowed"), Probe("dev/client", "web", "blocked")),
+    constraints=(MaxPolicies(1), NoAllowAll(), NoBareNamespaceSelector(), NoLabelChanges(),
+                 SelectNamespacesBy("kubernetes.io/metadata.name")),
+    hints=(
+        Hint("No namespace carries a label `name` unless someone adds it. The apiserver labels every "
+             "namespace kubernetes.io/metadata.name=<its name>: `kubectl get namespace prod --show-labels`.",
+             when=Breaks(SelectNamespacesBy)),
+        Hint("dev gets in: check the namespace name your selector asks for.",
+             when=Differs(source="dev/*", got="allowed")),
+        Hint("Pods of web's own namespace get in: which peer admits them? A podSelector peer of its own "
+             "matches pods of the policy's namespace.", when=Differs(source="client", got="allowed")),
+        Hint("prod is shut out: is the namespaceSelector spelled exactly kubernetes.io/metadata.name: prod?",
+             when=Differs(source="prod/*", got="blocked")),
+        Hint("A solution: podSelector app=web; `from: [{namespaceSelector: {matchLabels: "
+             "{kubernetes.io/metadata.name: prod}}}]`."),
+    ),
+    solution="06-from-namespace.yaml",
+)
+
+
+# -- lesson 07: some pods in another namespace -------------------------------------------------------
+_WEB_ALLOW_OR = {
+    "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "web-allow-all-ns-monitoring"},
+    "spec": {"podSelector": {"matchLabels": {"app": "web"}},
+             "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"team": "operations"}}},
+                                   {"podSelector": {"matchLabels": {"type": "monitoring"}}}]}]},
+}
+
+AND_NOT_OR = Exercise(
+    id="07-and-not-or",
+    lesson="07",
+    title="One dash, not two",
+    task="web-allow-all-ns-monitoring admits monitoring pods OR pods of operations' namespaces. Turn it into "
+         "the intended policy: only type=monitoring pods in namespaces labelled team=operations.",
+    setup=(*web("web"), _WEB_ALLOW_OR, pod("client", {"run": "client"}), pod("monitor", {"type": "monitoring"}),
+           namespace("other", {"team": "operations"}),
+           pod("client", {"run": "client"}, namespace="other"),
+           pod("monitor", {"type": "monitoring"}, namespace="other")),
+    goals=(Matrix(80, only=(("web", ("other/monitor",)),)),),
+    constraints=(MaxPolicies(1), NoAllowAll(), NoBareNamespaceSelector(), NoLabelChanges()),
+    hints=(
+        Hint("Policies add up: a new policy does not replace web-allow-all-ns-monitoring, which still admits "
+             "the OR. Edit that policy (keep its name) instead of adding one.", when=Breaks(MaxPolicies)),
+        Hint("Two dashes under `from:` make two peers, and a source matching either gets in (OR). Put "
+             "namespaceSelector and podSelector under ONE dash so both must match (AND).",
+             when=Differs(source="monitor", got="allowed")),
+        Hint("other/client gets in: every pod of the operations namespace does. Narrow that peer with "
+             "podSelector type=monitoring.", when=Differs(source="other/client", got="allowed")),
+        Hint("other/monitor is shut out: the peer must match both its namespace's label (team=operations) "
+             "and its own (type=monitoring).", when=Differs(source="other/monitor", got="blocked")),
+        Hint("A solution: the same policy with `from: [{namespaceSelector: {matchLabels: {team: operations}}, "
+             "podSelector: {matchLabels: {type: monitoring}}}]`."),
+    ),
+    solution="07-and-not-or.yaml",
+)
+
+
+EXERCISES: dict[str, Exercise] = {
+    e.id: e for e in (DENY_ALL, API_GATEWAY, MICROSERVICES, MONITORING, ALLOW_ALL_PODS, THREE_TIERS,
+                      OTHER_NAMESPACES, FROM_NAMESPACE, AND_NOT_OR)
+}
