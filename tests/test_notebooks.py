@@ -64,7 +64,8 @@ def _markers(cell: nbformat.NotebookNode) -> list[str]:
 
 
 def _ignored(cell: nbformat.NotebookNode) -> bool:
-    return "NBVAL_IGNORE_OUTPUT" in _markers(cell)
+    """nbval skips the comparison for the comment marker and for the cell tag alike."""
+    return "NBVAL_IGNORE_OUTPUT" in _markers(cell) or "nbval-ignore-output" in cell.metadata.get("tags", [])
 
 
 def _texts(cell: nbformat.NotebookNode) -> list[str]:
