@@ -219,3 +219,21 @@ def test_stored_outputs_hold_on_the_live_backend(
             differences.append(f"cell {cell.execution_count}: {code.splitlines()[0]}\n--- stored\n{stored}"
                                f"--- live\n{printed}")
     assert not differences, "\n".join(differences)
+
+
+# -- the kind workflow runs every notebook ---------------------------------------------------
+
+
+def test_the_kind_workflow_runs_every_notebook_once() -> None:
+    """The parallel jobs of .github/workflows/kind.yml cover notebooks/*.ipynb, each notebook in one job."""
+    import fnmatch
+
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "kind.yml").read_text())
+    job = workflow["jobs"]["notebooks-on-kind"]
+    assert "pytest --nbval ${{ matrix.notebooks }}" in [step.get("run") for step in job["steps"]]
+    groups = [entry["notebooks"].split() for entry in job["strategy"]["matrix"]["include"]]
+    names = sorted(p.relative_to(ROOT).as_posix() for p in NOTEBOOKS.glob("*.ipynb"))
+    runs = {name: sum(any(fnmatch.fnmatchcase(name, g) for g in group) for group in groups) for name in names}
+    assert runs == {name: 1 for name in names}
