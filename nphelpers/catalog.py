@@ -1,9 +1,10 @@
 """The course's exercises, one or more per lesson (``course/plan.md``), by id.
 
-Each starting state follows its recipe's scenario (names, labels, namespaces), written as
-manifest dicts: objects without ``metadata.namespace`` go to the lab's namespace (the one the
-recipe calls ``default`` or ``secondary``), the others to the namespaces they name. The
-reference answers are ``notebooks/solutions/<id>.yaml``. Lesson 05 has no exercise.
+Each starting state is its lesson's scenario at the point of the exercise (the same object
+names, labels, images and namespaces as the notebook's ``lab.run``/``lab.create_namespace``
+cells; ``tests/test_lessons.py`` checks that the two agree), written as manifest dicts:
+objects without ``metadata.namespace`` go to the lab's namespace, the others to the namespaces
+they name. The reference answers are ``notebooks/solutions/<id>.yaml``. Lesson 05 has no exercise.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from .exercises import (
     Exercise,
     FromOutside,
     Hint,
+    InLessonNamespace,
     Matrix,
     MaxPolicies,
     NewPod,
@@ -26,7 +28,7 @@ from .exercises import (
     SelectNamespacesBy,
 )
 
-OUTSIDE = "203.0.113.10"  # a documentation address (TEST-NET-3): a client outside the cluster
+OUTSIDE = "203.0.113.7"  # a documentation address (TEST-NET-3): a client outside the cluster
 
 
 # -- manifest builders -----------------------------------------------------------------------
@@ -52,6 +54,12 @@ def pod(name: str, labels: dict[str, str], *, image: str = "busybox", ports: tup
             "spec": {"containers": [container]}}
 
 
+def client(name: str = "client", labels: dict[str, str] | None = None,
+           namespace: str | None = None) -> dict[str, Any]:
+    """``kubectl run client --image=alpine --labels=app=client -- sleep 3600``: a client that stays up."""
+    return pod(name, labels or {"app": "client"}, image="alpine", namespace=namespace)
+
+
 def web(name: str = "web", labels: dict[str, str] | None = None, namespace: str | None = None) -> list[dict[str, Any]]:
     """``kubectl run web --image=nginx --labels=app=web --expose --port=80``: the pod and its Service."""
     labels = labels or {"app": name}
@@ -70,7 +78,7 @@ DENY_ALL = Exercise(
     lesson="01",
     title="Isolate web, and only web",
     task="Write one NetworkPolicy that stops every pod from reaching web, while api stays open to everyone.",
-    setup=(*web("web"), *web("api"), pod("client", {"run": "client"})),
+    setup=(*web("web"), *web("api"), client()),
     goals=(Matrix(80, only=(("web", ()),)), Probe("client", "web", "blocked"), Probe("client", "api", "allowed")),
     constraints=(MaxPolicies(1), NoAllowAll(), NoLabelChanges()),
     hints=(
@@ -202,16 +210,17 @@ ALLOW_ALL_PODS = Exercise(
     title="Admit every pod, but nothing from outside",
     task=f"web-deny-all isolates web. Add a policy that admits every pod of every namespace to web, while a "
          f"client outside the cluster ({OUTSIDE}) stays out.",
-    setup=(*web("web"), _WEB_DENY_ALL, pod("client", {"run": "client"}),
-           namespace("other"), pod("client", {"run": "client"}, namespace="other")),
+    setup=(*web("web"), client(), namespace("lesson-02a-other"), client(namespace="lesson-02a-other"),
+           _WEB_DENY_ALL),
     goals=(Matrix(80), FromOutside(OUTSIDE, "web", "blocked")),
     constraints=(MaxPolicies(2), NoLabelChanges()),
     hints=(
         Hint(f"{OUTSIDE}, outside the cluster, gets in. A rule without `from` (`- {{}}`) admits every source, "
              "addresses outside the cluster included: it is not the same as admitting all pods.",
              when=Differs(source=OUTSIDE, got="allowed")),
-        Hint("other/client is blocked. A podSelector alone matches pods of the policy's own namespace; "
-             "`namespaceSelector: {}` matches every namespace.", when=Differs(source="other/*", got="blocked")),
+        Hint("lesson-02a-other/client is blocked. A podSelector alone matches pods of the policy's own "
+             "namespace; `namespaceSelector: {}` matches every namespace.",
+             when=Differs(source="lesson-02a-other/*", got="blocked")),
         Hint("Policies add up: the deny-all stays, and your policy only has to admit. Which peer means "
              "'every pod, whatever its namespace'?"),
         Hint("A solution: a second policy selecting app=web with `ingress: [{from: [{namespaceSelector: {}}]}]`."),
@@ -221,62 +230,70 @@ ALLOW_ALL_PODS = Exercise(
 
 
 # -- lesson 03: default deny in a namespace -------------------------------------------------------
+_TIERS = ("frontend", "backend", "db", "cache")
+
 THREE_TIERS = Exercise(
     id="03-default-deny",
     lesson="03",
     title="Default deny, then two allows",
-    task="Deny all ingress in the namespace, then let the frontend reach the backend on TCP 8080 and the "
-         "backend reach the database on TCP 5432. Pods started later must be protected too.",
-    setup=(
-        pod("frontend", {"tier": "frontend"}, image="nginx", ports=(80,)),
-        pod("backend", {"tier": "backend"}, ports=((8080, "http"),)),
-        pod("db", {"tier": "db"}, image="postgres:16", ports=((5432, "postgres"),)),
-    ),
-    goals=(Matrix(80, others="blocked"),
-           Matrix(8080, only=(("backend", ("frontend",)),), others="blocked"),
-           Matrix(5432, only=(("db", ("backend",)),), others="blocked"),
+    task="Deny all ingress in the namespace, then let the frontend reach the backend and the backend reach "
+         "the database (port 80), and nothing else. Pods started later must be protected too.",
+    setup=tuple(o for tier in _TIERS for o in web(tier, {"tier": tier})),
+    goals=(Matrix(80, only=(("backend", ("frontend",)), ("db", ("backend",))), others="blocked"),
            NewPod((("app", "newcomer"),))),
     constraints=(MaxPolicies(3), NoAllowAll(), NoBareNamespaceSelector(), NoLabelChanges()),
     hints=(
         Hint("The frontend is still open: no policy selects it, so it is not isolated. That is what a "
-             "namespace-wide default deny is for.", when=Differs(destination="frontend", got="allowed")),
-        Hint("A pod started later is open to everyone: your deny-all lists the pods it knows. "
-             "`podSelector: {}` selects every pod of the namespace, today's and tomorrow's.",
+             "namespace-wide default deny is for.", when=Differs(source="db", destination="frontend", got="allowed")),
+        Hint("backend reaches pods it should not: one of your allows selects more than the pods it protects. "
+             "`podSelector: {}` selects every pod of the namespace; db-allow-backend should select tier=db only.",
+             when=Differs(source="backend", destination="frontend", got="allowed")),
+        Hint("A pod started later is open: your deny-all lists the pods it knows. `podSelector: {}` selects "
+             "every pod of the namespace, today's and tomorrow's.",
              when=Differs(destination="newcomer", got="allowed")),
-        Hint("Some allowed connection reaches another port too: limit each allow to its port with `ports:`.",
-             when=Differs(got="allowed")),
         Hint("A connection the goal wants is blocked: check the selectors of your two allows against the "
              "pods' labels (lab.get_pods()).", when=Differs(got="blocked")),
         Hint("Three policies: a default deny (every pod, no ingress rules) and one allow per connection."),
         Hint("A solution: default-deny-all with `podSelector: {}` and no ingress; backend-allow-frontend "
-             "(tier=backend from tier=frontend, TCP 8080); db-allow-backend (tier=db from tier=backend, TCP 5432)."),
+             "(tier=backend from tier=frontend); db-allow-backend (tier=db from tier=backend)."),
     ),
     solution="03-default-deny.yaml",
 )
 
 
 # -- lesson 04: deny traffic from other namespaces ------------------------------------------------
+_DENY_FROM_OTHER_NAMESPACES = {
+    "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+    "metadata": {"name": "deny-from-other-namespaces", "namespace": "secondary"},
+    "spec": {"podSelector": {}, "ingress": [{"from": [{"podSelector": {}}]}]},
+}
+
 OTHER_NAMESPACES = Exercise(
     id="04-other-namespaces",
     lesson="04",
-    title="Only the namespace's own pods",
-    task="Every pod of the lesson's namespace accepts traffic from pods of the same namespace only; "
-         "other/visitor is kept out.",
-    setup=(*web("web"), pod("client", {"run": "client"}),
-           namespace("other"), pod("visitor", {"run": "visitor"}, namespace="other")),
-    goals=(Matrix(80, only=(("*", ("*",)),)), Probe("other/visitor", "web", "blocked"), Probe("client", "web")),
-    constraints=(MaxPolicies(1), NoAllowAll(), NoLabelChanges()),
+    title="Both sides of the wall",
+    task="secondary admits only its own pods. Protect the lab's namespace the same way: its pods accept "
+         "traffic from pods of the same namespace only, so nothing crosses between the two namespaces.",
+    setup=(namespace("secondary"), *web("web", namespace="secondary"), client(namespace="secondary"),
+           _DENY_FROM_OTHER_NAMESPACES, *web("web"), client()),
+    goals=(Matrix(80, only=(("*", ("*",)), ("secondary/*", ("secondary/*",)))),
+           Probe("secondary/client", "web", "blocked"), Probe("client", "web")),
+    constraints=(MaxPolicies(2), NoAllowAll(), NoLabelChanges()),
     hints=(
-        Hint("other/visitor still reaches web. Namespaces do not isolate by themselves, and a "
+        Hint("A policy selects pods of its own namespace only: the one that protects this namespace's pods "
+             "must be created here. Leave metadata.namespace out (or name the lab's namespace).",
+             when=Breaks(InLessonNamespace)),
+        Hint("secondary/client still reaches web. Namespaces do not isolate by themselves, and a "
              "namespaceSelector admits pods of other namespaces.",
-             when=Differs(source="other/*", destination="web", got="allowed")),
-        Hint("other/visitor is kept from web but still reaches client. Select every pod of the namespace "
-             "(`podSelector: {}`), not only web.", when=Differs(source="other/*", got="allowed")),
+             when=Differs(source="secondary/*", destination="web", got="allowed")),
+        Hint("secondary/client is kept from web but still reaches client. Select every pod of the namespace "
+             "(`podSelector: {}`), not only web.", when=Differs(source="secondary/*", got="allowed")),
         Hint("The namespace's own pods are shut out: admit them with a peer `podSelector: {}`, which "
              "matches every pod of the policy's namespace.", when=Differs(source="*", destination="*",
                                                                             got="blocked")),
         Hint("One policy for the whole namespace: it selects every pod, and admits the namespace's own pods."),
-        Hint("A solution: podSelector {} with `ingress: [{from: [{podSelector: {}}]}]`."),
+        Hint("A solution: secondary's policy without metadata.namespace: podSelector {} with "
+             "`ingress: [{from: [{podSelector: {}}]}]`."),
     ),
     solution="04-other-namespaces.yaml",
 )
@@ -289,16 +306,17 @@ FROM_NAMESPACE = Exercise(
     title="Admit the prod namespace by its name",
     task="Only pods of the namespace prod may reach web. Select prod by the label the apiserver sets on every "
          "namespace, kubernetes.io/metadata.name.",
-    setup=(*web("web"), pod("client", {"run": "client"}),
+    setup=(*web("web"), client(),
            namespace("dev", {"purpose": "testing"}), namespace("prod", {"purpose": "production"}),
-           pod("client", {"run": "client"}, namespace="dev"), pod("client", {"run": "client"}, namespace="prod")),
+           client(namespace="dev"), client(namespace="prod")),
     goals=(Matrix(80, only=(("web", ("prod/*",)),)),
            Probe("prod/client", "web", "allowed"), Probe("dev/client", "web", "blocked")),
     constraints=(MaxPolicies(1), NoAllowAll(), NoBareNamespaceSelector(), NoLabelChanges(),
                  SelectNamespacesBy("kubernetes.io/metadata.name")),
     hints=(
-        Hint("No namespace carries a label `name` unless someone adds it. The apiserver labels every "
-             "namespace kubernetes.io/metadata.name=<its name>: `kubectl get namespace prod --show-labels`.",
+        Hint("Select prod by the label nobody can change: the control plane labels every namespace "
+             "kubernetes.io/metadata.name=<its name> (lab.get_namespaces() shows it). A label such as purpose "
+             "can be given to any namespace, and there is no label `name` unless someone adds it.",
              when=Breaks(SelectNamespacesBy)),
         Hint("dev gets in: check the namespace name your selector asks for.",
              when=Differs(source="dev/*", got="allowed")),
@@ -327,10 +345,9 @@ AND_NOT_OR = Exercise(
     title="One dash, not two",
     task="web-allow-all-ns-monitoring admits monitoring pods OR pods of operations' namespaces. Turn it into "
          "the intended policy: only type=monitoring pods in namespaces labelled team=operations.",
-    setup=(*web("web"), _WEB_ALLOW_OR, pod("client", {"run": "client"}), pod("monitor", {"type": "monitoring"}),
-           namespace("other", {"team": "operations"}),
-           pod("client", {"run": "client"}, namespace="other"),
-           pod("monitor", {"type": "monitoring"}, namespace="other")),
+    setup=(*web("web"), client(), client("monitor", {"type": "monitoring"}),
+           namespace("other", {"team": "operations"}), client(namespace="other"),
+           client("monitor", {"type": "monitoring"}, namespace="other"), _WEB_ALLOW_OR),
     goals=(Matrix(80, only=(("web", ("other/monitor",)),)),),
     constraints=(MaxPolicies(1), NoAllowAll(), NoBareNamespaceSelector(), NoLabelChanges()),
     hints=(

@@ -575,7 +575,7 @@ class CheckResult:
             lines += [f"  {v.text}" for v in self.violations]
         else:
             cells = (*self.cells, *self.observed)
-            lines.append(f"✗ {len(cells)} connection{'s' if len(cells) != 1 else ''} differ from the goal:")
+            lines.append(f"✗ {len(cells)} connection{'s differ' if len(cells) != 1 else ' differs'} from the goal:")
             lines += [f"  {c.describe(self.namespace)}" for c in cells[:MAX_CELLS_SHOWN]]
             if len(cells) > MAX_CELLS_SHOWN:
                 lines.append(f"  ... and {len(cells) - MAX_CELLS_SHOWN} more")

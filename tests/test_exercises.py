@@ -119,44 +119,50 @@ WRONG = [
             "{from: [{namespaceSelector: {matchLabels: {name: monitoring}}}], ports: [{port: 9090}]}]}"),
      "grafana reaches the metrics"),
     ("02a-allow-all-pods", "empty rule", policy("web-allow-all", "{" + WEB + ", ingress: [{}]}"),
-     "203.0.113.10, outside the cluster, gets in"),
+     "203.0.113.7, outside the cluster, gets in"),
     ("02a-allow-all-pods", "own namespace only",
      policy("web-allow-all", "{" + WEB + ", ingress: [{from: [{podSelector: {}}]}]}"),
-     "other/client is blocked"),
+     "lesson-02a-other/client is blocked"),
     ("03-default-deny", "no default deny",
      policy("backend-allow-frontend", "{podSelector: {matchLabels: {tier: backend}}, ingress: "
-            "[{from: [{podSelector: {matchLabels: {tier: frontend}}}], ports: [{port: 8080}]}]}") + "---\n"
+            "[{from: [{podSelector: {matchLabels: {tier: frontend}}}]}]}") + "---\n"
      + policy("db-allow-backend", "{podSelector: {matchLabels: {tier: db}}, ingress: "
-              "[{from: [{podSelector: {matchLabels: {tier: backend}}}], ports: [{port: 5432}]}]}"),
+              "[{from: [{podSelector: {matchLabels: {tier: backend}}}]}]}"),
      "The frontend is still open"),
     ("03-default-deny", "deny-all by known labels",
      policy("default-deny-all", "{podSelector: {matchExpressions: [{key: tier, operator: Exists}]}, "
             "policyTypes: [Ingress]}") + "---\n"
      + policy("backend-allow-frontend", "{podSelector: {matchLabels: {tier: backend}}, ingress: "
-              "[{from: [{podSelector: {matchLabels: {tier: frontend}}}], ports: [{port: 8080}]}]}") + "---\n"
-     + policy("db-allow-backend", "{podSelector: {matchLabels: {tier: db}}, ingress: "
-              "[{from: [{podSelector: {matchLabels: {tier: backend}}}], ports: [{port: 5432}]}]}"),
-     "A pod started later is open to everyone"),
-    ("03-default-deny", "allows without ports",
-     policy("default-deny-all", "{podSelector: {}, policyTypes: [Ingress]}") + "---\n"
-     + policy("backend-allow-frontend", "{podSelector: {matchLabels: {tier: backend}}, ingress: "
               "[{from: [{podSelector: {matchLabels: {tier: frontend}}}]}]}") + "---\n"
      + policy("db-allow-backend", "{podSelector: {matchLabels: {tier: db}}, ingress: "
               "[{from: [{podSelector: {matchLabels: {tier: backend}}}]}]}"),
-     "reaches another port too"),
+     "A pod started later is open"),
+    ("03-default-deny", "an allow that selects every pod (the lesson's attempt)",
+     policy("default-deny-all", "{podSelector: {}, policyTypes: [Ingress]}") + "---\n"
+     + policy("db-allow-backend", "{podSelector: {}, ingress: "
+              "[{from: [{podSelector: {matchLabels: {tier: backend}}}]}]}"),
+     "backend reaches pods it should not"),
     ("04-other-namespaces", "every namespace",
      policy("deny-from-other-namespaces", "{podSelector: {}, ingress: [{from: [{namespaceSelector: {}}]}]}"),
-     "other/visitor still reaches web"),
+     "secondary/client still reaches web"),
     ("04-other-namespaces", "deny everything",
      policy("deny-from-other-namespaces", "{podSelector: {}, ingress: []}"),
      "The namespace's own pods are shut out"),
     ("04-other-namespaces", "web only",
      policy("deny-from-other-namespaces", "{" + WEB + ", ingress: [{from: [{podSelector: {}}]}]}"),
      "Select every pod of the namespace"),
+    ("04-other-namespaces", "secondary's policy copied as it is (the lesson's attempt)",
+     policy("deny-from-other-namespaces", "{podSelector: {}, ingress: [{from: [{podSelector: {}}]}]}").replace(
+         "{name: deny-from-other-namespaces}", "{name: deny-from-other-namespaces, namespace: secondary}"),
+     "must be created here"),
     ("06-from-namespace", "a `name` label",
      policy("web-allow-prod", "{" + WEB + ", ingress: "
             "[{from: [{namespaceSelector: {matchLabels: {name: prod}}}]}]}"),
-     "No namespace carries a label `name`"),
+     "there is no label `name`"),
+    ("06-from-namespace", "a custom label (the lesson's attempt)",
+     policy("web-allow-prod", "{" + WEB + ", ingress: "
+            "[{from: [{namespaceSelector: {matchLabels: {purpose: production}}}]}]}"),
+     "Select prod by the label nobody can change"),
     ("06-from-namespace", "the wrong namespace",
      policy("web-allow-prod", "{" + WEB + ", ingress: "
             "[{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: dev}}}]}]}"),
@@ -179,6 +185,11 @@ WRONG = [
             "{namespaceSelector: {matchLabels: {team: operations}}}]}]}"),
      "other/client gets in"),
 ]
+
+
+def wrong(exercise_id: str, mistake: str) -> str:
+    """The answer of one typical mistake of WRONG."""
+    return next(w[2] for w in WRONG if w[:2] == (exercise_id, mistake))
 
 
 @pytest.mark.parametrize(("exercise_id", "mistake", "answer", "hint"), WRONG, ids=[f"{w[0]}: {w[1]}" for w in WRONG])
@@ -278,7 +289,7 @@ def test_an_answer_with_pods_is_reported() -> None:
 
 def test_too_many_policies_count_the_ones_already_there() -> None:
     lab, _ = started("07-and-not-or")
-    result = lab.check("07-and-not-or", WRONG[-2][2])  # a new AND policy next to the starting OR one
+    result = lab.check("07-and-not-or", wrong("07-and-not-or", "a second policy"))  # AND next to the starting OR
     assert [v.piece for v in result.violations] == ["MaxPolicies"]
     assert result.violations[0].text == ("at most 1 policy may select the exercise's pods: 2 would "
                                          "(web-allow-all-ns-monitoring, web-allow-monitoring-and)")
@@ -287,10 +298,10 @@ def test_too_many_policies_count_the_ones_already_there() -> None:
 # -- results ---------------------------------------------------------------------------------------
 def test_result_is_truthy_only_on_success_and_works_with_assert() -> None:
     lab, _ = started("04-other-namespaces")
-    wrong = lab.check("04-other-namespaces", WRONG[-9][2])
-    assert isinstance(wrong, CheckResult) and bool(wrong) is False
+    attempt = lab.check("04-other-namespaces", wrong("04-other-namespaces", "every namespace"))
+    assert isinstance(attempt, CheckResult) and bool(attempt) is False
     with pytest.raises(AssertionError):
-        assert lab.check("04-other-namespaces", WRONG[-9][2])
+        assert lab.check("04-other-namespaces", wrong("04-other-namespaces", "every namespace"))
     assert lab.check("04-other-namespaces", SOLUTIONS / "04-other-namespaces.yaml")
 
 
@@ -374,7 +385,7 @@ def test_a_rejected_attempt_changes_nothing_and_keeps_the_previous_one() -> None
     lab, _ = started("07-and-not-or")
     assert lab.check("07-and-not-or", SOLUTIONS / "07-and-not-or.yaml")
     before = lab.state().policies
-    assert not lab.check("07-and-not-or", WRONG[-2][2])  # rejected: two policies would select web
+    assert not lab.check("07-and-not-or", wrong("07-and-not-or", "a second policy"))  # two policies would select web
     assert lab.state().policies == before
 
 
@@ -407,7 +418,7 @@ def test_bad_yaml_is_one_line_and_changes_nothing() -> None:
     assert "\n" not in message and message.startswith("<answer>: document 1: invalid YAML at line")
     assert lab.state().policies == before
     # It was not an attempt: the next wrong answer still gets the first hint that fits.
-    assert lab.check("07-and-not-or", WRONG[-3][2]).attempt == 1
+    assert lab.check("07-and-not-or", wrong("07-and-not-or", "the OR unchanged")).attempt == 1
 
 
 def test_invalid_policy_names_the_field() -> None:
