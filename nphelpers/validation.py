@@ -86,6 +86,7 @@ _MSG_PORT_RANGE = "must be between 1 and 65535, inclusive"
 _MSG_CIDR = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"
 _MSG_IP = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
 
+_INT32_MAX = 2**31 - 1
 _PROTOCOLS = ("TCP", "UDP", "SCTP")
 _OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 _POLICY_TYPES = ("Ingress", "Egress")
@@ -162,11 +163,77 @@ def _fail(path: str | None, message: str) -> NoReturn:
 
 
 def _show(value: Any) -> str:
-    """A value as the apiserver quotes it: strings in double quotes, numbers bare."""
-    try:
-        return json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return repr(value)
+    """A value as the apiserver quotes it (strings in double quotes, numbers bare), kept short.
+
+    Whatever the input holds, the result is one line of at most about 100 characters: long
+    strings are cut (with their length), huge numbers described, and collections shown
+    only as far as that budget goes, so an alias bomb or a 50 MB name never gets serialised.
+    """
+    parts: list[str] = []
+    _emit(value, parts, [_SHOW_BUDGET], 0)
+    return "".join(parts)
+
+
+_SHOW_BUDGET = 80
+_UNPRINTABLE = re.compile("[^\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _emit(value: Any, parts: list[str], budget: list[int], depth: int) -> None:
+    """Append a bounded rendering of ``value`` to ``parts``; ``budget[0]`` is what is left."""
+    if budget[0] <= 0:
+        return
+    if isinstance(value, str):
+        text = _quote(value[:60]) + (f"...({len(value)} characters)" if len(value) > 60 else "")
+    elif isinstance(value, bool) or value is None:
+        text = json.dumps(value)
+    elif isinstance(value, int):
+        bits = value.bit_length()
+        text = str(value) if bits <= 64 else f"{'-' if value < 0 else ''}<a number of about {int(bits * 0.30103) + 1} digits>"
+    elif isinstance(value, float):
+        text = json.dumps(value)
+    elif isinstance(value, (Mapping, list, tuple)):
+        if depth >= 3:
+            text = "{...}" if isinstance(value, Mapping) else "[...]"
+        else:
+            is_map = isinstance(value, Mapping)
+            parts.append("{" if is_map else "[")
+            budget[0] -= 1
+            items = value.items() if is_map else value
+            for n, item in enumerate(items):
+                if budget[0] <= 0:
+                    parts.append("...")
+                    break
+                if n:
+                    parts.append(", ")
+                    budget[0] -= 2
+                if is_map:
+                    _emit(item[0], parts, budget, depth + 1)
+                    parts.append(": ")
+                    budget[0] -= 2
+                    _emit(item[1], parts, budget, depth + 1)
+                else:
+                    _emit(item, parts, budget, depth + 1)
+            parts.append("}" if is_map else "]")
+            return
+    else:
+        text = f"<{type(value).__name__}>"
+    if len(text) > budget[0] + 20:
+        text = text[: max(budget[0], 10)] + "..."
+    parts.append(text)
+    budget[0] -= len(text)
+
+
+def _quote(text: str) -> str:
+    """A string in double quotes, on one line: control and line-break characters escaped."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted) if not quoted.isascii() else quoted
+
+
+def _key_text(key: Any) -> str:
+    """A mapping key for a field path: itself when a short string, else a bounded rendering."""
+    if isinstance(key, str) and len(key) <= 60 and key.isprintable():
+        return key
+    return _show(key)
 
 
 def _type_name(value: Any) -> str:
@@ -214,7 +281,7 @@ def _check_fields(data: Mapping[Any, Any], allowed: frozenset[str], path: str) -
     if not allowed.issuperset(data):
         for key in data:
             if key not in allowed:
-                where = _child(path, str(key))
+                where = _child(path, _key_text(key))
                 _fail(where, f'unknown field "{where}"')
 
 
@@ -738,6 +805,8 @@ def validate_workload(obj: Any) -> None:
             _wrong_type("spec.replicas", "an integer", replicas)
         if replicas < 0:
             _invalid("spec.replicas", replicas, "must be greater than or equal to 0")
+        if replicas > _INT32_MAX:  # the apiserver's decoder refuses what does not fit its int32
+            _invalid("spec.replicas", replicas, f"must be no more than {_INT32_MAX} (an int32)")
     selector = spec.get("selector")
     if selector is None:
         _required("spec.selector")
