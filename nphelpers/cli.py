@@ -1,7 +1,9 @@
 """The ``nphelpers`` command: reachability matrices and explanations from YAML files.
 
-The JSON output of ``matrix`` is a stable contract; this path imports neither pandas nor
-matplotlib nor ipywidgets.
+The JSON output of ``matrix`` is a stable contract; ``-o classes`` is its compact form for
+large clusters (pods, their class ids and the allowed class pairs: megabytes where the pair
+list takes gigabytes). This path imports neither pandas nor matplotlib nor ipywidgets nor
+numpy, and PyYAML only when a file needs it.
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("matrix", help="which pod can connect to which (a truth table or JSON)")
     common(m)
-    m.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    m.add_argument("-o", "--output", choices=("table", "json", "classes"), default="table",
+                   help="table (default), json (every allowed pair), or classes (compact: pod classes and class pairs)")
 
     e = sub.add_parser("explain", help="why one connection is allowed or blocked")
     common(e)
@@ -89,9 +92,9 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
     state = _load(args.paths, args.namespace)
     matrix = reachability(state, args.port, args.protocol, pods=sorted(state.pods))
-    if args.output == "json":
+    if args.output in ("json", "classes"):
         out = sys.stdout
-        for chunk in matrix.iter_json():
+        for chunk in matrix.iter_json() if args.output == "json" else matrix.iter_classes_json():
             out.write(chunk)
         out.write("\n")
     else:
@@ -126,6 +129,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _one_line(text: str, limit: int = 400) -> str:
+    """A message as one short line, whatever it holds (the loaders keep theirs short already)."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -136,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_FAILED
     except NphelpersError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {_one_line(str(err))}", file=sys.stderr)
         return EXIT_INVALID
     except BrokenPipeError:  # `nphelpers matrix ... | head`
         return EXIT_OK

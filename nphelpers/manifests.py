@@ -41,16 +41,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from .errors import ManifestError
 from .validation import KINDS, WORKLOAD_KINDS, _show, _type_name, validate_object, validate_workload
+from .yamlio import MAX_DEPTH as FAST_MAX_DEPTH
 from .yamlio import fast_documents_counted
 
 __all__ = ["LoadResult", "load_paths", "load_text", "load_objects", "expand_workload", "parse_documents"]
 
+# PyYAML is imported when a text needs it (the yaml_rs fast path reads most manifests);
 # libyaml's loader is many times faster than the pure Python one; fall back when missing.
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+yaml: Any = None
+_LOADER: Any = None
 _SUFFIXES = (".yaml", ".yml")
 
 # -- limits (documented in the README; a user's real manifests stay far below them) ---------
@@ -60,7 +61,7 @@ MAX_FILES = 100_000  # files below the directories of one load
 MAX_DOCUMENTS = 100_000  # YAML documents in one load (empty ones count)
 MAX_NODES = 4_000_000  # YAML nodes (mappings, lists, scalars) in one load, aliases expanded
 MAX_ALIAS_NODES = 100_000  # nodes reached through aliases (*name) in one file
-MAX_DEPTH = 100  # nesting levels of one document
+MAX_DEPTH = FAST_MAX_DEPTH  # nesting levels of one document (100)
 MAX_NUMBER_CHARS = 100  # characters of a plain number (a port has 5)
 MAX_PODS = 50_000  # pods in one load, a workload's replicas included
 MAX_NOTES = 20  # notes kept; the rest are counted in one last note
@@ -380,6 +381,7 @@ def _parse(text: str, source: str, budget: _Budget) -> list[Any]:
         budget.documents -= len(docs)
         budget.nodes -= nodes
         return docs
+    _pyyaml()
     try:
         return _fast_documents(text, budget)
     except _Unusual:
@@ -429,9 +431,25 @@ class _BadScalar(Exception):
     """A scalar whose tag says what it is, but whose text cannot be that (``!!int eighty``)."""
 
 
-_RESOLVERS = yaml.resolver.Resolver.yaml_implicit_resolvers  # first character -> [(tag, regex)]
-_WILDCARD_RESOLVERS = _RESOLVERS.get(None, [])
-_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_RESOLVERS: dict[Any, list[tuple[str, Any]]] = {}  # first character -> [(tag, regex)], from PyYAML
+_WILDCARD_RESOLVERS: list[tuple[str, Any]] = []
+_CONSTRUCTOR: Any = None
+
+
+def _pyyaml() -> None:
+    """Import PyYAML and set up what the builder takes from it, once."""
+    global yaml, _LOADER, _RESOLVERS, _WILDCARD_RESOLVERS, _CONSTRUCTOR
+    if _CONSTRUCTOR is not None:
+        return
+    import yaml as module
+
+    yaml = module
+    if _LOADER is None:
+        _LOADER = getattr(module, "CSafeLoader", module.SafeLoader)
+    _RESOLVERS = module.resolver.Resolver.yaml_implicit_resolvers
+    _WILDCARD_RESOLVERS = _RESOLVERS.get(None, [])
+    _CONSTRUCTOR = module.constructor.SafeConstructor()
+
 _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
 _NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
@@ -579,10 +597,9 @@ def _fast_documents(text: str, budget: _Budget) -> list[Any]:
                     sizes[frame[2]] = nodes - frame[3] + 1
             elif cls is alias_event:
                 if event.anchor not in anchors:
-                    raise _YamlProblem(
-                        f"invalid YAML at line {event.start_mark.line + 1}: found undefined alias {_show(event.anchor)}",
-                        number,
-                    )
+                    line = event.start_mark.line + 1
+                    raise _YamlProblem(f"invalid YAML at line {line}: found undefined alias {_show(event.anchor)}",
+                                       number)
                 size = sizes[event.anchor]
                 size = size if size > 0 else nodes + size + 1  # an alias to a node still open
                 aliased += size

@@ -188,7 +188,8 @@ def _emit(value: Any, parts: list[str], budget: list[int], depth: int) -> None:
         text = json.dumps(value)
     elif isinstance(value, int):
         bits = value.bit_length()
-        text = str(value) if bits <= 64 else f"{'-' if value < 0 else ''}<a number of about {int(bits * 0.30103) + 1} digits>"
+        sign = "-" if value < 0 else ""
+        text = str(value) if bits <= 128 else f"{sign}<a number of about {int(bits * 0.30103) + 1} digits>"
     elif isinstance(value, float):
         text = json.dumps(value)
     elif isinstance(value, (Mapping, list, tuple)):

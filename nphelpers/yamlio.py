@@ -12,9 +12,11 @@ decides, and reports errors with its line numbers) for:
 * directives (a line starting with ``%``), tags (``!``), anchors and aliases (``&``, ``*``),
   merge keys (``<<``), backslashes (escapes differ between YAML 1.1 and 1.2), numbers
   written with a leading zero (``012``, ``0o17``, ``0x1F``);
-* more than :data:`MAX_FAST_DOCUMENTS` document separators (the regular reader counts and
-  caps documents as it goes, so memory stays bounded);
-* a result holding a float, a huge integer, a non-string key, or a string PyYAML would
+* more than :data:`MAX_FAST_DOCUMENTS` document separators, more nodes than the caller
+  allows, or lines indented by 200 spaces or more (the regular reader counts and caps
+  documents, nodes and depth as it goes, so time and memory stay bounded);
+* a result nested deeper than :data:`MAX_DEPTH`, holding a float, a huge integer, a
+  non-string key, or a string PyYAML would
   have read as something else when written plain (``yes``, ``1:30``, ``2024-01-01``) and
   that YAML 1.2 reads as a string too;
 * anything ``yaml_rs`` rejects.
@@ -31,6 +33,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     yaml_rs = None
 
 MAX_FAST_DOCUMENTS = 100_000
+MAX_DEPTH = 100  # nesting levels of a document (the regular reader refuses deeper ones)
 # Characters outside this set make PyYAML refuse the text or read it differently (it takes
 # NEL, LS and PS for line breaks); the fast path leaves such text to PyYAML.
 _ODD_ASCII = re.compile(r"[^\n\x20-\x7e]")
@@ -39,8 +42,10 @@ _ODD_TEXT = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00
 # a string in YAML 1.1, decimal or octal in 1.2. Only a whole token counts (it starts
 # after a space, a flow indicator or a line start and ends at a space, an indicator or a
 # dot), so that names such as ``auth-08d362b25`` or a hash ``087908ba1`` do not.
-_LEADING_ZERO = re.compile(r"(?:^|[\s\[{,:])[-+]?0(?:[0-9_]+|[oOxXbB][0-9a-fA-F_]*)(?=[\s,\]}:.#]|$)", re.M)
+_LEADING_ZERO = re.compile(r"[-+]?0(?:[0-9_]+|[oOxXbB][0-9a-fA-F_]*)(?=[\s,\]}:.#]|$)")
+_ZERO_CANDIDATE = re.compile(r"0[0-9_oOxXbB]")  # a literal first character: a fast scan
 _DIRECTIVE = re.compile(r"^%", re.M)
+_DEEP = re.compile(r"^ {200}", re.M)  # possibly nested deeper than the regular reader allows
 _SENTINEL = "--- 0\n...\n"  # makes the result a list of documents even for one document
 # Strings PyYAML's resolver would not leave as strings if written plain, but that are
 # certainly strings here because YAML 1.2 would not have left them plain either: they
@@ -50,16 +55,22 @@ _DECIMAL = re.compile(r"0|[1-9][0-9]{0,17}")
 _INT_LIMIT = 1 << 63
 
 
-def _resolvers() -> tuple[dict[str, list[tuple[str, re.Pattern[str]]]], frozenset[str]]:
-    """PyYAML's implicit resolvers by first character; imported only when the fast path answers."""
-    import yaml
-
-    table = yaml.resolver.Resolver.yaml_implicit_resolvers
-    return table, frozenset(c for c in table if c)
-
-
-_TABLE: dict[str, list[tuple[str, re.Pattern[str]]]] | None = None
-_FIRST: frozenset[str] = frozenset()
+# YAML 1.1's implicit types (yaml.org/type: bool, int, float, null, timestamp, merge, value)
+# as regexes, so that the fast path need not import PyYAML. A string matching one of them
+# would not be a string to PyYAML if written plain; tests check this table against PyYAML's.
+_YAML11_NOT_STR = re.compile(
+    r"(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"  # bool
+    r"|[-+]?0b[01_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+"  # int
+    r"|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+"  # int, base 60
+    r"|[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"  # float
+    r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"  # float
+    r"|~|null|Null|NULL|"  # null
+    r"|[0-9]{4}-[0-9]{2}-[0-9]{2}"  # timestamp
+    r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?"
+    r"(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?"
+    r"|<<|=)"  # merge, value
+)
+_FIRST = frozenset("yYnNtTfFoO-+0123456789.~<=")  # first characters of those (and "")
 
 
 def fast_documents(text: str) -> list[Any] | None:
@@ -100,46 +111,61 @@ def _plain_text(text: str) -> bool:
     odd = _ODD_ASCII if text.isascii() else _ODD_TEXT
     if odd.search(text) or "!" in text or "&" in text or "*" in text or "<<" in text or "\\" in text:
         return False
-    if _DIRECTIVE.search(text) or _LEADING_ZERO.search(text):
+    if _DIRECTIVE.search(text) or _DEEP.search(text) or _leading_zero(text):
         return False
     return text.count("---") <= MAX_FAST_DOCUMENTS
 
 
+def _leading_zero(text: str) -> bool:
+    """Whether a token of ``text`` is a number written with a leading zero (see _LEADING_ZERO)."""
+    for match in _ZERO_CANDIDATE.finditer(text):
+        at = match.start()
+        start = at - 1 if at and text[at - 1] in "-+" else at
+        if (start == 0 or text[start - 1] in " \t\n[{,:") and _LEADING_ZERO.match(text, start):
+            return True
+    return False
+
+
 def _plain(value: Any) -> int:
-    """The number of nodes in ``value``, or -1 when a scalar in it could mean something else to PyYAML."""
-    global _TABLE, _FIRST
-    if _TABLE is None:
-        _TABLE, _FIRST = _resolvers()
+    """The number of nodes in ``value``, or -1 when a scalar in it could mean something else to
+    PyYAML or it is nested deeper than :data:`MAX_DEPTH` (the regular reader's limit)."""
     first = _FIRST
-    stack = [value]
+    stack: list[tuple[Any, int]] = [(value, 0)]
     nodes = 0
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return -1
         nodes += 1
-        kind = type(item)
-        if kind is dict:
-            for key, child in item.items():
-                if type(key) is not str or (key[:1] in first and not _string_alike(key)) or not key:
-                    return -1
-                stack.append(child)
+        if type(item) is dict:
             nodes += len(item)  # the keys
-        elif kind is list:
-            stack.extend(item)
-        elif kind is str:
-            if (item[:1] in first or not item) and not _string_alike(item):
-                return -1
-        elif kind is int:
-            if not -_INT_LIMIT < item < _INT_LIMIT:
-                return -1
-        elif kind is not bool and item is not None:
-            return -1  # floats (1e3 is a string in YAML 1.1), anything else
+            children = item.values()
+            for key in item:
+                if type(key) is not str or not key or (key[:1] in first and not _string_alike(key)):
+                    return -1
+        else:
+            children = item
+        for child in children:
+            kind = type(child)
+            if kind is str:
+                nodes += 1
+                if (child[:1] in first or not child) and not _string_alike(child):
+                    return -1
+            elif kind is dict or kind is list:
+                stack.append((child, depth + 1))
+            elif kind is int:
+                nodes += 1
+                if not -_INT_LIMIT < child < _INT_LIMIT:
+                    return -1
+            elif kind is bool or child is None:
+                nodes += 1
+            else:
+                return -1  # floats (1e3 is a string in YAML 1.1), anything else
     return nodes
 
 
 def _string_alike(value: str) -> bool:
     """Whether PyYAML, too, reads ``value`` (a string in yaml_rs's answer) as a string."""
-    assert _TABLE is not None
-    for tag, regexp in _TABLE.get(value[:1], []) + _TABLE.get(None, []):  # type: ignore[call-overload]
-        if regexp.match(value):
-            return tag == "tag:yaml.org,2002:str" or value in _QUOTED_ALIKE or bool(_DECIMAL.fullmatch(value))
+    if _YAML11_NOT_STR.fullmatch(value):
+        return value in _QUOTED_ALIKE or bool(_DECIMAL.fullmatch(value))
     return True
