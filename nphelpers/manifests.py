@@ -62,7 +62,7 @@ MAX_DOCUMENTS = 100_000  # YAML documents in one load (empty ones count)
 MAX_NODES = 4_000_000  # YAML nodes (mappings, lists, scalars) in one load, aliases expanded
 MAX_ALIAS_NODES = 100_000  # nodes reached through aliases (*name) in one file
 MAX_DEPTH = FAST_MAX_DEPTH  # nesting levels of one document (100)
-MAX_NUMBER_CHARS = 100  # characters of a plain number (a port has 5)
+MAX_NUMBER_CHARS = 4300  # characters of a number: Python's limit for reading an integer (a port has 5)
 MAX_PODS = 50_000  # pods in one load, a workload's replicas included
 MAX_NOTES = 20  # notes kept; the rest are counted in one last note
 

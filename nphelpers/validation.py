@@ -369,11 +369,27 @@ def validate_labels(labels: Any, path: str) -> None:
     """A label map (``metadata.labels``, ``matchLabels``, a service ``selector``).
 
     Like the apiserver, errors name the map (``metadata.labels``), and the message the
-    offending key or value.
+    offending key or value. Keys and values already found valid are remembered (they
+    repeat across thousands of pods), so each distinct one is checked once.
     """
+    known_keys, known_values = _VALID_KEYS, _VALID_VALUES
     for key, value in _mapping(labels, path).items():
-        _check_label_key(key, path)
-        _check_label_value(value, path)
+        if key not in known_keys:
+            _check_label_key(key, path)
+            _remember(known_keys, key)
+        if type(value) is not str or value not in known_values:
+            _check_label_value(value, path)
+            _remember(known_values, value)
+
+
+_VALID_KEYS: set[str] = set()
+_VALID_VALUES: set[str] = set()
+
+
+def _remember(known: set[str], item: str) -> None:
+    if len(known) > 100_000:  # bounded: a hostile file cannot grow it without end
+        known.clear()
+    known.add(item)
 
 
 def _check_annotations(annotations: Any, path: str) -> None:
@@ -385,6 +401,16 @@ def _check_annotations(annotations: Any, path: str) -> None:
 
 def _check_port_name(value: str, path: str) -> None:
     """An IANA_SVC_NAME (RFC 6335): what a named port can be called."""
+    if value in _VALID_PORT_NAMES:
+        return
+    _check_new_port_name(value, path)
+    _remember(_VALID_PORT_NAMES, value)
+
+
+_VALID_PORT_NAMES: set[str] = set()
+
+
+def _check_new_port_name(value: str, path: str) -> None:
     if len(value) > 15:
         _invalid(path, value, "must be no more than 15 characters")
     if not _IANA_SVC_NAME.fullmatch(value):
@@ -422,8 +448,14 @@ def _check_protocol(value: Any, path: str) -> None:
         _unsupported(path, value, _PROTOCOLS)
 
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
+
+
 def _check_ip(value: Any, path: str) -> None:
     _string(value, path)
+    if _IPV4.fullmatch(value):  # the common case, without building an address object
+        return
     try:
         ipaddress.ip_address(value)
     except ValueError:

@@ -9,11 +9,11 @@ decides, and reports errors with its line numbers) for:
 
 * text with a character outside printable ASCII/Unicode as PyYAML accepts it, or with a
   tab, carriage return, NEL, line/paragraph separator or byte order mark inside;
-* directives (a line starting with ``%``), tags (``!``), anchors and aliases (``&``, ``*``),
-  merge keys (``<<``), backslashes (escapes differ between YAML 1.1 and 1.2), numbers
-  written with a leading zero (``012``, ``0o17``, ``0x1F``);
-* more than :data:`MAX_FAST_DOCUMENTS` document separators, more nodes than the caller
-  allows, or lines indented by 200 spaces or more (the regular reader counts and caps
+* directives (a line starting with ``%``), document end markers (``...``), tags (``!``),
+  anchors and aliases (``&``, ``*``), merge keys (``<<``), backslashes (escapes differ
+  between YAML 1.1 and 1.2), numbers written with a leading zero (``012``, ``0o17``, ``0x1F``);
+* more than :data:`MAX_FAST_DOCUMENTS` document separators, or more nodes than the caller
+  allows by a bound read off the text before parsing (the regular reader counts and caps
   documents, nodes and depth as it goes, so time and memory stay bounded);
 * a result nested deeper than :data:`MAX_DEPTH`, holding a float, a huge integer, a
   non-string key, or a string PyYAML would
@@ -24,6 +24,7 @@ decides, and reports errors with its line numbers) for:
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -44,15 +45,12 @@ _ODD_TEXT = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00
 # dot), so that names such as ``auth-08d362b25`` or a hash ``087908ba1`` do not.
 _LEADING_ZERO = re.compile(r"[-+]?0(?:[0-9_]+|[oOxXbB][0-9a-fA-F_]*)(?=[\s,\]}:.#]|$)")
 _ZERO_CANDIDATE = re.compile(r"0[0-9_oOxXbB]")  # a literal first character: a fast scan
-_DIRECTIVE = re.compile(r"^%", re.M)
-_DEEP = re.compile(r"^ {200}", re.M)  # possibly nested deeper than the regular reader allows
 _SENTINEL = "--- 0\n...\n"  # makes the result a list of documents even for one document
 # Strings PyYAML's resolver would not leave as strings if written plain, but that are
 # certainly strings here because YAML 1.2 would not have left them plain either: they
 # were quoted in the text, so PyYAML reads them as strings too.
 _QUOTED_ALIKE = frozenset(["", "~", "true", "True", "TRUE", "false", "False", "FALSE", "null", "Null", "NULL"])
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,17}")
-_INT_LIMIT = 1 << 63
 
 
 # YAML 1.1's implicit types (yaml.org/type: bool, int, float, null, timestamp, merge, value)
@@ -70,7 +68,6 @@ _YAML11_NOT_STR = re.compile(
     r"(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?"
     r"|<<|=)"  # merge, value
 )
-_FIRST = frozenset("yYnNtTfFoO-+0123456789.~<=")  # first characters of those (and "")
 
 
 def fast_documents(text: str) -> list[Any] | None:
@@ -80,8 +77,11 @@ def fast_documents(text: str) -> list[Any] | None:
 
 
 def fast_documents_counted(text: str, max_nodes: int = 1 << 62) -> tuple[list[Any], int] | None:
-    """The documents and their number of YAML nodes, or None (also when above ``max_nodes``)."""
-    if yaml_rs is None or not _plain_text(text) or _nodes_at_most(text) > max_nodes:
+    """The documents and (an upper bound of) their YAML nodes, or None (also when above ``max_nodes``)."""
+    if yaml_rs is None or not _plain_text(text):
+        return None
+    nodes = _nodes_at_most(text)
+    if nodes > max_nodes:
         return None
     try:
         result = yaml_rs.loads(_SENTINEL + text, parse_datetime=False)
@@ -92,8 +92,62 @@ def fast_documents_counted(text: str, max_nodes: int = 1 << 62) -> tuple[list[An
     if not (isinstance(result, list) and result and type(result[0]) is int):
         return None
     docs = result[1:]
-    nodes = _plain(docs)
-    return (docs, nodes - 1) if 0 <= nodes - 1 <= max_nodes else None
+    return (docs, nodes) if _same_meaning(docs, text) else None
+
+
+def _same_meaning(docs: list[Any], text: str) -> bool:
+    """Whether PyYAML would build exactly ``docs`` (yaml_rs's answer) from ``text``.
+
+    The scalars are checked on the documents' JSON text (a few passes in C instead of a
+    Python walk over every node): outside the strings no float (a ``.``, ``e+``/``e-``,
+    ``Infinity``, ``NaN``: floats are the only JSON values holding them), and no string
+    that YAML 1.1 reads as something else. (Integers need no check: yaml_rs refuses one
+    beyond Python's 4,300-digit limit, as the regular reader does.) Depth is checked on the text when
+    it is plainly shallow, else by a walk over the collections.
+    """
+    if not _shallow(text) and _too_deep(docs):
+        return False
+    try:
+        js = json.dumps(docs, check_circular=False)
+    except (TypeError, ValueError, RecursionError):  # a key JSON cannot hold (a list), or very deep
+        return False
+    if '\\"' in js:  # a string holding a quote: rare, and it would confuse the split below
+        return False
+    pieces = js.split('"')  # odd pieces: the strings (keys too); even ones: the rest
+    rest = "".join(pieces[0::2])
+    if "." in rest or "e+" in rest or "e-" in rest or "Infinity" in rest or "NaN" in rest:  # a float
+        return False
+    first = _FIRST
+    return all(_string_alike(s) for s in set(pieces[1::2]) if not s or s[0] in first)
+
+
+_FIRST = frozenset("yYnNtTfFoO-+0123456789.~<=")  # first characters of YAML 1.1's non-strings
+_COMPACT = re.compile(r"(?:-[ \t]+){10}")  # ten sequences opened on one line: "- - - ..."
+
+
+def _shallow(text: str) -> bool:
+    """True when the text cannot nest deeper than MAX_DEPTH: under 60 spaces of indentation,
+    under 10 compact sequences a line, under 30 flow collections that are not empty."""
+    deep = " " * 60
+    if text.startswith(deep) or "\n" + deep in text:
+        return False
+    if ("- -" in text or "-  -" in text) and _COMPACT.search(text):
+        return False
+    count = text.count
+    return count("[") - count("[]") + count("{") - count("{}") < 30
+
+
+def _too_deep(docs: list[Any]) -> bool:
+    """A walk over the collections only: whether one is nested deeper than MAX_DEPTH."""
+    stack: list[tuple[Any, int]] = [(d, 1) for d in docs if type(d) is dict or type(d) is list]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        for child in item.values() if type(item) is dict else item:
+            if type(child) is dict or type(child) is list:
+                stack.append((child, depth + 1))
+    return False
 
 
 def _nodes_at_most(text: str) -> int:
@@ -111,7 +165,9 @@ def _plain_text(text: str) -> bool:
     odd = _ODD_ASCII if text.isascii() else _ODD_TEXT
     if odd.search(text) or "!" in text or "&" in text or "*" in text or "<<" in text or "\\" in text:
         return False
-    if _DIRECTIVE.search(text) or _DEEP.search(text) or _leading_zero(text):
+    if text.startswith(("%", "...")) or "\n%" in text or "\n..." in text:  # directives, document ends
+        return False
+    if _leading_zero(text):
         return False
     return text.count("---") <= MAX_FAST_DOCUMENTS
 
@@ -124,44 +180,6 @@ def _leading_zero(text: str) -> bool:
         if (start == 0 or text[start - 1] in " \t\n[{,:") and _LEADING_ZERO.match(text, start):
             return True
     return False
-
-
-def _plain(value: Any) -> int:
-    """The number of nodes in ``value``, or -1 when a scalar in it could mean something else to
-    PyYAML or it is nested deeper than :data:`MAX_DEPTH` (the regular reader's limit)."""
-    first = _FIRST
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    nodes = 0
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return -1
-        nodes += 1
-        if type(item) is dict:
-            nodes += len(item)  # the keys
-            children = item.values()
-            for key in item:
-                if type(key) is not str or not key or (key[:1] in first and not _string_alike(key)):
-                    return -1
-        else:
-            children = item
-        for child in children:
-            kind = type(child)
-            if kind is str:
-                nodes += 1
-                if (child[:1] in first or not child) and not _string_alike(child):
-                    return -1
-            elif kind is dict or kind is list:
-                stack.append((child, depth + 1))
-            elif kind is int:
-                nodes += 1
-                if not -_INT_LIMIT < child < _INT_LIMIT:
-                    return -1
-            elif kind is bool or child is None:
-                nodes += 1
-            else:
-                return -1  # floats (1e3 is a string in YAML 1.1), anything else
-    return nodes
 
 
 def _string_alike(value: str) -> bool:
