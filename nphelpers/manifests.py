@@ -149,8 +149,10 @@ def _walk(directory: str) -> list[str]:
         if len(found) > MAX_FILES:
             break
     # os.walk visits a directory's files before its subdirectories; sort on path parts so
-    # that "a/b.yaml" and "a.yaml" order the same way on every machine.
-    return sorted(found, key=lambda p: os.path.relpath(p, directory).split(os.sep))
+    # that "a/b.yaml" and "a.yaml" order the same way on every machine. Every path starts
+    # with `directory` (os.walk joins onto it), so the part below it is a slice.
+    cut = len(os.path.join(directory, ""))
+    return sorted(found, key=lambda p: p[cut:].split(os.sep))
 
 
 def _too_large(size: int) -> str:

@@ -126,26 +126,31 @@ class Reachability:
 
     def iter_json(self) -> Iterable[str]:
         """The JSON contract in pieces, row by row, so millions of pairs stay cheap."""
+        for chunk in self.iter_json_bytes():
+            yield chunk.decode("ascii")
+
+    def iter_json_bytes(self) -> Iterable[bytes]:
+        """The JSON contract as ASCII bytes (pod names are DNS names), for writing straight to a file."""
         quote = json.dumps
-        quoted = [quote(p) for p in self.pods]
-        yield f'{{"port": {self.port}, "protocol": {quote(self.protocol)}, "pods": ['
-        yield ", ".join(quoted)
-        yield '], "allowed": ['
+        quoted = [quote(p).encode("ascii") for p in self.pods]
+        yield f'{{"port": {self.port}, "protocol": {quote(self.protocol)}, "pods": ['.encode()
+        yield b", ".join(quoted)
+        yield b'], "allowed": ['
         first = True
         if self._rows is None or self._class_of is None:
             for i, dsts in self._destination_indices():
                 if dsts:
-                    head = "[" + quoted[i] + ", "
-                    text = head + ("], " + head).join([quoted[j] for j in dsts]) + "]"
-                    yield text if first else ", " + text
+                    head = b"[" + quoted[i] + b", "
+                    text = head + (b"], " + head).join([quoted[j] for j in dsts]) + b"]"
+                    yield text if first else b", " + text
                     first = False
-            yield "]}"
+            yield b"]}"
             return
         class_of, rows = self._class_of, self._rows
         members: list[list[int]] = [[] for _ in rows]
         for i, c in enumerate(class_of):
             members[c].append(i)
-        by_row: dict[int, tuple[list[int], list[str]]] = {}
+        by_row: dict[int, tuple[list[int], list[bytes]]] = {}
         for i, c in enumerate(class_of):
             row = rows[c]
             known = by_row.get(row)
@@ -156,11 +161,11 @@ class Reachability:
             if not row >> c & 1:  # the pod itself, always allowed
                 at = bisect.bisect_left(idx, i)
                 q = [*q[:at], quoted[i], *q[at:]]
-            head = "[" + quoted[i] + ", "
-            text = head + ("], " + head).join(q) + "]"
-            yield text if first else ", " + text
+            head = b"[" + quoted[i] + b", "
+            text = head + (b"], " + head).join(q) + b"]"
+            yield text if first else b", " + text
             first = False
-        yield "]}"
+        yield b"]}"
 
     def iter_classes_json(self) -> Iterable[str]:
         """The compact form (``-o classes``): pods, each pod's class, and the allowed class pairs.
