@@ -293,7 +293,7 @@ def _classes(pods: Sequence[Pod], policies: Sequence[NetworkPolicy], port: int, 
         addresses = [v for v in map(ip_value, pod.ips) if v is not None] if blocks else []
         inside = tuple(any(b.contains(v) for v in addresses) for b in blocks)
         names = frozenset(p.name for p in pod.ports if p.name and p.port == port and p.protocol == protocol)
-        signature = (pod.namespace, tuple(labels.get(k) for k in label_keys), inside, names)
+        signature = (pod.namespace, tuple(map(labels.get, label_keys)), inside, names)
         c = index.get(signature)
         if c is None:
             c = index[signature] = len(reps)

@@ -288,6 +288,8 @@ def _check_fields(data: Mapping[Any, Any], allowed: frozenset[str], path: str) -
 
 def _mapping(value: Any, path: str) -> Mapping[Any, Any]:
     """``value`` as a mapping; ``None`` (YAML ``~`` or an empty key) counts as ``{}``."""
+    if type(value) is dict:  # the common case, without the abstract class check
+        return value
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -694,7 +696,7 @@ def _check_pod_spec(raw: Any, path: str, *, image_required: bool) -> None:
     port_names: set[str] = set()
     for i, ctr in enumerate(containers):
         ipath = f"{cpath}[{i}]"
-        if not isinstance(ctr, Mapping):
+        if type(ctr) is not dict and not isinstance(ctr, Mapping):
             _wrong_type(ipath, "a mapping", ctr)
         _check_fields(ctr, _CONTAINER_FIELDS, ipath)
         name = ctr.get("name")
@@ -717,6 +719,32 @@ def _check_pod_spec(raw: Any, path: str, *, image_required: bool) -> None:
 
 
 def _check_container_port(raw: Any, path: str, seen_names: set[str]) -> None:
+    # Ports repeat across thousands of pods: one already found valid (same keys, values and
+    # value types, so that `true` is never taken for a valid 1) only needs its name counted.
+    key = None
+    if type(raw) is dict:
+        key = (tuple(raw.items()), tuple(map(type, raw.values())))
+        try:
+            known = key in _VALID_CONTAINER_PORTS
+        except TypeError:  # a list or mapping inside: check it the long way
+            known, key = False, None
+        if known:
+            name = raw.get("name")
+            if name:
+                if name in seen_names:
+                    _fail(f"{path}.name",
+                          f"duplicate value {_show(name)}: port names must be unique within the pod")
+                seen_names.add(name)
+            return
+    _check_new_container_port(raw, path, seen_names)
+    if key is not None:
+        _remember(_VALID_CONTAINER_PORTS, key)  # type: ignore[arg-type]
+
+
+_VALID_CONTAINER_PORTS: set[tuple[tuple[Any, ...], tuple[type, ...]]] = set()
+
+
+def _check_new_container_port(raw: Any, path: str, seen_names: set[str]) -> None:
     if not isinstance(raw, Mapping):
         _wrong_type(path, "a mapping", raw)
     _check_fields(raw, _CONTAINER_PORT_FIELDS, path)

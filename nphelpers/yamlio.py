@@ -9,8 +9,9 @@ refuses, reads ``_1`` or ``0X1F`` as numbers and ``1:30`` as a string. So
 certainly PyYAML's, and returns None (the regular reader decides, and reports errors with
 its line numbers) for anything else:
 
-* a character outside printable ASCII/Unicode as PyYAML accepts it, or a tab, carriage
-  return, NEL, line/paragraph separator or byte order mark;
+* a character that is not printable (``str.isprintable``: no control characters, tabs,
+  carriage returns, NEL, line/paragraph separators, byte order marks, unassigned or
+  private-use code points), newlines apart;
 * flow collections other than the empty ``[]`` and ``{}`` (hand-written files use them;
   generated ones rarely do), explicit keys (``?``), block scalars (``|``, ``>``),
   directives (a line starting with ``%``), document end markers (``...``), tags (``!``),
@@ -40,10 +41,6 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 MAX_FAST_DOCUMENTS = 100_000
 MAX_DEPTH = 100  # nesting levels of a document (the regular reader refuses deeper ones)
-# Characters outside this set make PyYAML refuse the text or read it differently (it takes
-# NEL, LS and PS for line breaks); the fast path leaves such text to PyYAML.
-_ODD_ASCII = re.compile(r"[^\n\x20-\x7e]")
-_ODD_TEXT = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
 _SENTINEL = "--- 0\n...\n"  # makes the result a list of documents even for one document
 _REFUSED = ("!", "&", "*", "<<", "\\", "|", ">", "?")  # tags, anchors, aliases, merges, escapes...
 
@@ -107,15 +104,16 @@ def fast_documents_counted(text: str, max_nodes: int = 1 << 62) -> tuple[list[An
 
 def _plain_text(text: str) -> bool:
     """True when the text keeps to the subset where yaml_rs and PyYAML certainly agree."""
-    odd = _ODD_ASCII if text.isascii() else _ODD_TEXT
-    if odd.search(text) or any(c in text for c in _REFUSED):
+    # Printable as Unicode defines it is a subset of what PyYAML accepts without tabs, CR,
+    # NEL, line/paragraph separators, byte order marks or unassigned code points.
+    if not text.replace("\n", "").isprintable() or any(c in text for c in _REFUSED):
         return False
     if text.startswith(("%", "...")) or "\n%" in text or "\n..." in text:  # directives, document ends
         return False
     count = text.count
-    if count("[") != count("[]") or count("]") != count("[]") or count("{") != count("{}") or \
-            count("}") != count("{}"):  # flow collections beyond the empty ones
-        return False
+    for pair in ("[]", "{}"):  # flow collections beyond the empty ones
+        if (pair[0] in text or pair[1] in text) and not count(pair[0]) == count(pair[1]) == count(pair):
+            return False
     if count("---") > MAX_FAST_DOCUMENTS:
         return False
     first = _FIRST
