@@ -21,6 +21,7 @@ test suite checks this on random clusters).
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -192,7 +193,7 @@ class Reachability:
         for c, row in enumerate(rows):
             dsts = _bits(row)
             if dsts:
-                text = ", ".join(f"[{c}, {d}]" for d in dsts)
+                text = f"[{c}, " + f"], [{c}, ".join(map(str, dsts)) + "]"
                 yield text if first else ", " + text
                 first = False
         yield "]}"
@@ -222,15 +223,12 @@ class Reachability:
 
 
 def _bits(x: int) -> list[int]:
-    """The positions of the set bits of ``x``, ascending (one pass over its binary text)."""
-    text = bin(x)[:1:-1]  # least significant bit first, without "0b"
-    out = []
-    find = text.find
-    i = find("1")
-    while i >= 0:
-        out.append(i)
-        i = find("1", i + 1)
-    return out
+    """The positions of the set bits of ``x``, ascending (in C: its binary text as 0/1 bytes)."""
+    flags = bin(x)[:1:-1].encode().translate(_ZERO_ONE)  # least significant bit first
+    return list(itertools.compress(range(len(flags)), flags))
+
+
+_ZERO_ONE = bytes.maketrans(b"01", b"\x00\x01")
 
 
 def reachability(

@@ -42,7 +42,6 @@ except ImportError:  # pragma: no cover - depends on the environment
 MAX_FAST_DOCUMENTS = 100_000
 MAX_DEPTH = 100  # nesting levels of a document (the regular reader refuses deeper ones)
 _SENTINEL = "--- 0\n...\n"  # makes the result a list of documents even for one document
-_REFUSED = ("!", "&", "*", "<<", "\\", "|", ">", "?")  # tags, anchors, aliases, merges, escapes...
 
 # Tokens either reader may take for a non-string (yaml_rs leniently: underscores anywhere,
 # 0X/0O/0B prefixes, infinity spelled out), and words YAML 1.1 reads as booleans.
@@ -106,7 +105,10 @@ def _plain_text(text: str) -> bool:
     """True when the text keeps to the subset where yaml_rs and PyYAML certainly agree."""
     # Printable as Unicode defines it is a subset of what PyYAML accepts without tabs, CR,
     # NEL, line/paragraph separators, byte order marks or unassigned code points.
-    if not text.replace("\n", "").isprintable() or any(c in text for c in _REFUSED):
+    if not text.replace("\n", "").isprintable():
+        return False
+    if "!" in text or "&" in text or "*" in text or "<" in text or "\\" in text or "|" in text or ">" in text \
+            or "?" in text:  # tags, anchors, aliases, merges, escapes, block scalars, explicit keys
         return False
     if text.startswith(("%", "...")) or "\n%" in text or "\n..." in text:  # directives, document ends
         return False
