@@ -32,6 +32,9 @@ class ClusterState:
     policies: dict[str, NetworkPolicy] = field(default_factory=dict)
     _next_pod_ip: int = 10
     _next_service_ip: int = 1
+    # Addresses in use, kept by apply() so that assigning one is O(1); None: rebuild on demand.
+    _pod_ips: dict[str, int] | None = field(default=None, repr=False, compare=False)
+    _service_ips: set[str] | None = field(default=None, repr=False, compare=False)
 
     # -- building -------------------------------------------------------------------
     @classmethod
@@ -49,6 +52,8 @@ class ClusterState:
             pods=dict(self.pods),
             services=dict(self.services),
             policies=dict(self.policies),
+            _pod_ips=None,
+            _service_ips=None,
         )
 
     def ensure_namespace(self, name: str) -> Namespace:
@@ -73,6 +78,7 @@ class ClusterState:
             if not pod.ips:
                 pod = replace(pod, ips=old.ips if old and old.ips else (self._allocate_pod_ip(),))
             self.pods[pod.key] = pod
+            self._index_pod_ips(old, pod)
             return pod.key, old is None
         if kind == "Service":
             svc = Service.from_manifest(obj, namespace)
@@ -82,6 +88,8 @@ class ClusterState:
                 ip = old_svc.cluster_ip if old_svc and old_svc.cluster_ip else self._allocate_service_ip()
                 svc = replace(svc, cluster_ip=ip)
             self.services[svc.key] = svc
+            if self._service_ips is not None and svc.cluster_ip:
+                self._service_ips.add(svc.cluster_ip)
             return svc.key, old_svc is None
         if kind == "NetworkPolicy":
             pol = NetworkPolicy.from_manifest(obj, namespace)
@@ -91,8 +99,29 @@ class ClusterState:
             return pol.key, created
         raise UsageError(f"cannot apply kind {kind!r}: nphelpers knows {', '.join(KINDS)}")
 
+    def _index_pod_ips(self, old: Pod | None, new: Pod) -> None:
+        """Keep the count of pods per address current after ``old`` was replaced by ``new``."""
+        counts = self._pod_ips
+        if counts is None:
+            return
+        for ip in old.ips if old else ():
+            left = counts.get(ip, 0) - 1
+            if left > 0:
+                counts[ip] = left
+            else:
+                counts.pop(ip, None)
+        for ip in new.ips:
+            counts[ip] = counts.get(ip, 0) + 1
+
     def _allocate_pod_ip(self) -> str:
-        taken = {ip for p in self.pods.values() for ip in p.ips}
+        """The next free address of the pod network, in order (O(1): the taken set is kept)."""
+        if self._pod_ips is None:
+            counts: dict[str, int] = {}
+            for p in self.pods.values():
+                for ip in p.ips:
+                    counts[ip] = counts.get(ip, 0) + 1
+            self._pod_ips = counts
+        taken = self._pod_ips
         while True:
             ip = str(POD_CIDR[self._next_pod_ip])
             self._next_pod_ip += 1
@@ -100,7 +129,9 @@ class ClusterState:
                 return ip
 
     def _allocate_service_ip(self) -> str:
-        taken = {s.cluster_ip for s in self.services.values()}
+        if self._service_ips is None:  # rebuilt after a delete; apply() adds to it
+            self._service_ips = {s.cluster_ip for s in self.services.values() if s.cluster_ip}
+        taken = self._service_ips
         while True:
             ip = str(SERVICE_CIDR[self._next_service_ip])
             self._next_service_ip += 1
@@ -124,6 +155,7 @@ class ClusterState:
             if name not in self.namespaces:
                 raise NotFoundError(f'{info.plural_resource} "{name}" not found')
             del self.namespaces[name]
+            self._pod_ips = self._service_ips = None  # addresses freed: rebuilt when next needed
             for table in (self.pods, self.services, self.policies):
                 for key in [k for k in table if namespace_of_key(k) == name]:
                     del table[key]
@@ -133,6 +165,7 @@ class ClusterState:
         if key not in table:
             raise NotFoundError(f'{info.plural_resource} "{name}" not found in namespace "{namespace}"')
         del table[key]
+        self._pod_ips = self._service_ips = None  # addresses freed: rebuilt when next needed
 
     def set_labels(self, kind: str, name: str, labels: Mapping[str, str], namespace: str = "default") -> None:
         """Replace the whole label set of a pod or namespace."""

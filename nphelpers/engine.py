@@ -8,9 +8,11 @@ matches (a rule matches when one of its peers matches the other end, or it has n
 and one of its ports matches, or it has no ports). Ends outside the cluster are addresses:
 they have no policies and only ``ipBlock`` peers can match them.
 
-A pod talking to itself is evaluated like any other pair: its egress and its ingress
-must both allow it. (Upstream leaves self-traffic to the CNI and ignores it in its tests;
-the truth tables it builds equal this rule.)
+A pod can always reach itself: the Kubernetes docs say "a pod cannot block access to
+itself", the upstream e2e tests ignore loopback, and on a real node a pod's traffic to its
+own address never leaves its network namespace. So :func:`evaluate` calls a connection
+from a pod to that same pod allowed whatever the policies say (``Verdict.self_traffic``),
+and the matrix agrees.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .model import Pod
 from .policy import EGRESS, INGRESS, NetworkPolicy, ip_value
 
 Endpoint = Pod | str  # a pod, or an IP address outside the cluster
+SELF_REASON = "a pod can always reach itself; policies do not apply to a pod's traffic to itself"
 
 
 @dataclass(frozen=True)
@@ -84,15 +87,18 @@ class Verdict:
     protocol: str
     egress: DirectionVerdict
     ingress: DirectionVerdict
+    self_traffic: bool = False  # source and destination are the same pod: always allowed
 
     @property
     def allowed(self) -> bool:
-        return self.egress.allowed and self.ingress.allowed
+        return self.self_traffic or (self.egress.allowed and self.ingress.allowed)
 
     def explain(self) -> str:
         """Plain words: the verdict first, then why (egress of the source, ingress of the destination)."""
         head = f"{self.source} -> {self.destination} on {self.port}/{self.protocol}: "
         head += "ALLOWED" if self.allowed else "BLOCKED"
+        if self.self_traffic:
+            return "\n".join([head, "  " + SELF_REASON])
         return "\n".join([head, "  " + self.egress.describe(), "  " + self.ingress.describe()])
 
     def __str__(self) -> str:
@@ -115,7 +121,7 @@ class Verdict:
                 "reason": d.describe(),
             }
 
-        return {
+        out: dict[str, Any] = {
             "source": self.source,
             "destination": self.destination,
             "port": self.port,
@@ -124,6 +130,10 @@ class Verdict:
             "egress": side(self.egress),
             "ingress": side(self.ingress),
         }
+        if self.self_traffic:
+            out["self"] = True
+            out["reason"] = SELF_REASON
+        return out
 
 
 def _name(end: Endpoint) -> str:
@@ -180,7 +190,8 @@ def evaluate(
         ingress = _judge(state, INGRESS, dst_pod, source, port, protocol, dst_pod)
     else:
         ingress = DirectionVerdict(INGRESS, None, (), ())
-    return Verdict(_name(source), _name(destination), port, protocol, egress, ingress)
+    same = isinstance(source, Pod) and dst_pod is not None and source.key == dst_pod.key
+    return Verdict(_name(source), _name(destination), port, protocol, egress, ingress, self_traffic=same)
 
 
 def resolve_endpoint(state: ClusterState, name: str, namespace: str = "default") -> Endpoint:

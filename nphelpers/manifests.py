@@ -23,26 +23,48 @@ The whole batch is checked before anything is returned: the first problem raises
 (same kind, namespace and name). Objects without ``metadata.namespace`` are returned
 without one (the cluster applies its default); ``namespace`` is only used to tell whether
 two such objects collide. Input dicts are never changed.
+
+Every input is bounded, so that a crafted or mistaken file costs seconds and megabytes,
+not minutes and gigabytes; beyond a limit the load stops with one line naming the file
+(and document, and field) — see the ``MAX_*`` constants: bytes per file and per load,
+documents, YAML nodes, nodes reached through aliases, nesting depth, digits of a number,
+pods. Only regular files are read (a FIFO or ``/dev/zero`` given with ``-f`` is refused
+before anything is read from it), and error messages never echo more than a short
+excerpt of a value.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from .errors import ManifestError
-from .validation import KINDS, WORKLOAD_KINDS, _type_name, validate_object, validate_workload
-from .yamlio import fast_documents
+from .validation import KINDS, WORKLOAD_KINDS, _show, _type_name, validate_object, validate_workload
+from .yamlio import MAX_DEPTH as FAST_MAX_DEPTH
+from .yamlio import fast_documents_counted
 
 __all__ = ["LoadResult", "load_paths", "load_text", "load_objects", "expand_workload", "parse_documents"]
 
+# PyYAML is imported when a text needs it (the yaml_rs fast path reads most manifests);
 # libyaml's loader is many times faster than the pure Python one; fall back when missing.
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+yaml: Any = None
+_LOADER: Any = None
 _SUFFIXES = (".yaml", ".yml")
+
+# -- limits (documented in the README; a user's real manifests stay far below them) ---------
+MAX_FILE_BYTES = 32 * 2**20  # one file
+MAX_INPUT_BYTES = 64 * 2**20  # everything one load reads
+MAX_FILES = 100_000  # files below the directories of one load
+MAX_DOCUMENTS = 100_000  # YAML documents in one load (empty ones count)
+MAX_NODES = 4_000_000  # YAML nodes (mappings, lists, scalars) in one load, aliases expanded
+MAX_ALIAS_NODES = 100_000  # nodes reached through aliases (*name) in one file
+MAX_DEPTH = FAST_MAX_DEPTH  # nesting levels of one document (100)
+MAX_NUMBER_CHARS = 4300  # characters of a number: Python's limit for reading an integer (a port has 5)
+MAX_PODS = 50_000  # pods in one load, a workload's replicas included
+MAX_NOTES = 20  # notes kept; the rest are counted in one last note
 
 
 @dataclass(frozen=True)
@@ -58,14 +80,16 @@ def load_paths(paths: Iterable[str | os.PathLike[str]], namespace: str = "defaul
     if isinstance(paths, (str, os.PathLike)):  # one path, not an iterable of characters
         paths = [paths]
     batch = _Batch(namespace)
-    for source, text in _read_all(paths):
-        batch.add_text(text, source)
+    for source in _files(paths):
+        batch.add_text(_read(source, batch.bytes_left()), source)
     return batch.result()
 
 
 def load_text(text: str, source: str = "<string>", namespace: str = "default") -> LoadResult:
     """Load YAML text (one or more documents); ``source`` names it in errors and notes."""
     batch = _Batch(namespace)
+    if len(text) > MAX_FILE_BYTES:  # characters, not bytes: close enough for a bound
+        raise ManifestError(_too_large(len(text)), source=source)
     batch.add_text(text, source)
     return batch.result()
 
@@ -104,15 +128,16 @@ def expand_workload(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 # -- reading files --------------------------------------------------------------------
-def _read_all(paths: Iterable[str | os.PathLike[str]]) -> Iterable[tuple[str, str]]:
-    """(source name, text) for every file, directories expanded in sorted order."""
+def _files(paths: Iterable[str | os.PathLike[str]]) -> Iterable[str]:
+    """Every file name, directories expanded in sorted order."""
+    count = 0
     for given in paths:
         name = os.fspath(given)
-        if os.path.isdir(name):
-            for file_name in _walk(name):
-                yield file_name, _read(file_name)
-        else:
-            yield name, _read(name)
+        names = _walk(name) if os.path.isdir(name) else [name]
+        count += len(names)
+        if count > MAX_FILES:
+            raise ManifestError(f"too many files: more than {MAX_FILES:,} in one load", source=name)
+        yield from names
 
 
 def _walk(directory: str) -> list[str]:
@@ -121,23 +146,69 @@ def _walk(directory: str) -> list[str]:
     for root, dirs, files in os.walk(directory):
         dirs.sort()
         found.extend(os.path.join(root, f) for f in files if f.endswith(_SUFFIXES))
+        if len(found) > MAX_FILES:
+            break
     # os.walk visits a directory's files before its subdirectories; sort on path parts so
-    # that "a/b.yaml" and "a.yaml" order the same way on every machine.
-    return sorted(found, key=lambda p: os.path.relpath(p, directory).split(os.sep))
+    # that "a/b.yaml" and "a.yaml" order the same way on every machine. Every path starts
+    # with `directory` (os.walk joins onto it), so the part below it is a slice.
+    cut = len(os.path.join(directory, ""))
+    return sorted(found, key=lambda p: p[cut:].split(os.sep))
 
 
-def _read(name: str) -> str:
+def _too_large(size: int) -> str:
+    return (f"too large ({size:,} bytes): the limit is {MAX_FILE_BYTES // 2**20} MiB per file and "
+            f"{MAX_INPUT_BYTES // 2**20} MiB per load; split the manifests")
+
+
+def _read(name: str, budget: int = MAX_INPUT_BYTES) -> str:
+    """The text of a regular file, at most ``budget`` bytes; never blocks on a FIFO or a device.
+
+    The file is opened without blocking and its type checked on the open descriptor, so a
+    FIFO, a socket or ``/dev/zero`` is refused before a byte is read from it.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
     try:
-        with open(name, encoding="utf-8-sig") as handle:  # tolerate a byte order mark
-            return handle.read()
+        fd = os.open(name, flags)
     except FileNotFoundError:
         raise ManifestError("no such file or directory", source=name) from None
     except PermissionError:
         raise ManifestError("permission denied", source=name) from None
-    except UnicodeDecodeError as err:
-        raise ManifestError(f"not UTF-8 text (byte {err.start})", source=name) from None
     except OSError as err:
         raise ManifestError((err.strerror or str(err)).lower(), source=name) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ManifestError(f"not a regular file ({_file_type(info.st_mode)}): give a YAML file or a directory",
+                                source=name)
+        limit = min(MAX_FILE_BYTES, budget)
+        if info.st_size > limit:
+            raise ManifestError(_too_large(info.st_size), source=name)
+        chunks = []
+        size = 0
+        while size <= limit:  # the size may have changed since fstat: read at most limit + 1 bytes
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise ManifestError(_too_large(size), source=name)
+    except OSError as err:
+        raise ManifestError((err.strerror or str(err)).lower(), source=name) from None
+    finally:
+        os.close(fd)
+    try:
+        return b"".join(chunks).decode("utf-8-sig")  # tolerate a byte order mark
+    except UnicodeDecodeError as err:
+        raise ManifestError(f"not UTF-8 text (byte {err.start})", source=name) from None
+
+
+def _file_type(mode: int) -> str:
+    for test, word in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return word
+    return "a special file"
 
 
 # -- one batch ------------------------------------------------------------------------
@@ -149,12 +220,31 @@ class _Batch:
         self.objects: list[dict] = []
         self.notes: list[str] = []
         self.seen: dict[tuple[str, str, str], str] = {}
+        self.budget = _Budget()
+        self.bytes = 0
+        self.pods = 0
+        self.more_notes = 0  # notes beyond MAX_NOTES, counted only
 
     def result(self) -> LoadResult:
-        return LoadResult(self.objects, self.notes)
+        notes = self.notes
+        if self.more_notes:
+            notes = [*notes, f"... and {self.more_notes:,} more notes like these"]
+        return LoadResult(self.objects, notes)
+
+    def bytes_left(self) -> int:
+        return MAX_INPUT_BYTES - self.bytes
+
+    def note(self, text: str) -> None:
+        if len(self.notes) < MAX_NOTES:
+            self.notes.append(text)
+        else:
+            self.more_notes += 1
 
     def add_text(self, text: str, source: str) -> None:
-        for number, doc in enumerate(parse_documents(text, source), start=1):
+        self.bytes += len(text)
+        if self.bytes > MAX_INPUT_BYTES:
+            raise ManifestError(_too_large(self.bytes) + " (counting every file of this load)", source=source)
+        for number, doc in enumerate(_parse(text, source, self.budget), start=1):
             if doc is not None:  # an empty document is counted but holds nothing
                 self.add_document(doc, source, number)
 
@@ -184,23 +274,38 @@ class _Batch:
                 items = []
             if not isinstance(items, list):
                 raise ManifestError(f"invalid type: expected a list, got {_type_name(items)}", field=prefix + "items")
+            self.budget.documents -= len(items)  # each item counts as a document
+            if self.budget.documents < 0:
+                raise ManifestError(f"too many objects: more than {MAX_DOCUMENTS:,} documents and List items "
+                                    "in one load; split the manifests", field=prefix + "items")
             for i, item in enumerate(items):
                 self._add(item, source, number, f"{prefix}items[{i}].")
             return
         if kind in KINDS:
             self._validate(validate_object, doc, prefix)
+            if kind == "Pod":
+                self._count_pods(1, prefix + "metadata.name")
             self._keep(doc, source, number, prefix)
         elif kind in WORKLOAD_KINDS:
             self._validate(validate_workload, doc, prefix)
             made_by = f"{kind} {doc['metadata']['name']}"
+            replicas = (doc.get("spec") or {}).get("replicas")
+            self._count_pods(1 if kind == "DaemonSet" or replicas is None else replicas, prefix + "spec.replicas")
             pods = expand_workload(doc)
             if not pods:
-                self.notes.append(f"{self._where(source, number, prefix)}{made_by} has 0 replicas: no pods")
+                self.note(f"{self._where(source, number, prefix)}{made_by} has 0 replicas: no pods")
             for pod in pods:
                 self._check_generated_name(pod, prefix)
                 self._keep(pod, source, number, prefix, made_by=made_by)
         else:
-            self.notes.append(f"{self._where(source, number, prefix)}skipped kind {kind} (not used by NetworkPolicy)")
+            shown = kind if len(kind) <= 60 and kind.isprintable() else _show(kind)
+            self.note(f"{self._where(source, number, prefix)}skipped kind {shown} (not used by NetworkPolicy)")
+
+    def _count_pods(self, count: int, field: str) -> None:
+        self.pods += count
+        if self.pods > MAX_PODS:
+            raise ManifestError(f"too many pods: the simulator holds at most {MAX_PODS:,} pods in one load "
+                                f"({self.pods:,} with this object)", field=field)
 
     @staticmethod
     def _where(source: str, number: int, prefix: str) -> str:
@@ -244,22 +349,49 @@ class _Batch:
 
 
 # -- YAML --------------------------------------------------------------------------------
+class _Budget:
+    """What one load may still read: documents and YAML nodes."""
+
+    __slots__ = ("documents", "nodes")
+
+    def __init__(self) -> None:
+        self.documents = MAX_DOCUMENTS
+        self.nodes = MAX_NODES
+
+
 def parse_documents(text: str, source: str = "<string>") -> list[Any]:
     """Every document of ``text`` (``None`` for an empty one), as ``yaml.safe_load_all`` gives them.
 
     A syntax error raises :class:`ManifestError` naming ``source``, the document and the
-    line. Most manifests are read by a fast builder working on libyaml's parser events
-    (PyYAML's own constructor costs several times more than the parsing); it also refuses
-    a key given twice in one mapping, as kubectl does. YAML it does not handle (explicit
-    collection tags such as ``!!set``) is read again by PyYAML's safe loader.
+    line, and so does text beyond a limit (documents, nodes, aliases, depth, long numbers).
+    Plain manifests are read by ``yaml_rs`` when it is installed and its answer is certainly
+    PyYAML's (:mod:`nphelpers.yamlio`); the rest by a fast builder working on libyaml's parser
+    events (PyYAML's own constructor costs several times more than the parsing), which also
+    refuses a key given twice in one mapping, as kubectl does. YAML it does not handle
+    (explicit collection tags such as ``!!set``) is read again by PyYAML's safe loader, after
+    a pass over the events that applies the same limits.
     """
-    docs = fast_documents(text)
-    if docs is not None:
+    return _parse(text, source, _Budget())
+
+
+def _parse(text: str, source: str, budget: _Budget) -> list[Any]:
+    fast = fast_documents_counted(text, budget.nodes)
+    if fast is not None:
+        docs, nodes = fast
+        if len(docs) > budget.documents:
+            raise ManifestError(_too_many_documents(), source=source, document=budget.documents + 1)
+        budget.documents -= len(docs)
+        budget.nodes -= nodes
         return docs
+    _pyyaml()
     try:
-        return _fast_documents(text)
+        return _fast_documents(text, budget)
     except _Unusual:
         pass
+    except _YamlProblem as problem:
+        raise ManifestError(problem.message, source=source, document=problem.document) from None
+    try:
+        _check_limits(text, budget)
     except _YamlProblem as problem:
         raise ManifestError(problem.message, source=source, document=problem.document) from None
     docs: list[Any] = []
@@ -271,6 +403,19 @@ def parse_documents(text: str, source: str = "<string>") -> list[Any]:
             return docs
         except yaml.YAMLError as err:
             raise ManifestError(_yaml_message(err), source=source, document=len(docs) + 1) from None
+        except (ValueError, TypeError, OverflowError, RecursionError) as err:  # a tagged scalar PyYAML cannot build
+            raise ManifestError(f"invalid YAML: cannot read a value: {_clip(str(err))}", source=source,
+                                document=len(docs) + 1) from None
+
+
+def _too_many_documents() -> str:
+    return f"too many documents: at most {MAX_DOCUMENTS:,} in one load; split the manifests"
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    """One short line of ``text``."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[:limit] + "..."
 
 
 class _Unusual(Exception):
@@ -284,11 +429,32 @@ class _YamlProblem(Exception):
         self.document = document
 
 
-_RESOLVERS = yaml.resolver.Resolver.yaml_implicit_resolvers  # first character -> [(tag, regex)]
-_WILDCARD_RESOLVERS = _RESOLVERS.get(None, [])
-_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+class _BadScalar(Exception):
+    """A scalar whose tag says what it is, but whose text cannot be that (``!!int eighty``)."""
+
+
+_RESOLVERS: dict[Any, list[tuple[str, Any]]] = {}  # first character -> [(tag, regex)], from PyYAML
+_WILDCARD_RESOLVERS: list[tuple[str, Any]] = []
+_CONSTRUCTOR: Any = None
+
+
+def _pyyaml() -> None:
+    """Import PyYAML and set up what the builder takes from it, once."""
+    global yaml, _LOADER, _RESOLVERS, _WILDCARD_RESOLVERS, _CONSTRUCTOR
+    if _CONSTRUCTOR is not None:
+        return
+    import yaml as module
+
+    yaml = module
+    if _LOADER is None:
+        _LOADER = getattr(module, "CSafeLoader", module.SafeLoader)
+    _RESOLVERS = module.resolver.Resolver.yaml_implicit_resolvers
+    _WILDCARD_RESOLVERS = _RESOLVERS.get(None, [])
+    _CONSTRUCTOR = module.constructor.SafeConstructor()
+
 _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 _MAP_TAGS = (None, "!", "tag:yaml.org,2002:map")
 _SEQ_TAGS = (None, "!", "tag:yaml.org,2002:seq")
 _MERGE_KEY = object()  # a `<<` key
@@ -309,6 +475,8 @@ def _plain(value: str) -> Any:
     cached = _PLAIN_CACHE.get(value, _NO_KEY)
     if cached is not _NO_KEY:
         return cached
+    if len(value) > MAX_NUMBER_CHARS and value[:1] in "0123456789+-." and _resolve(value) in _NUMBER_TAGS:
+        raise _BadScalar(f"a number of {len(value):,} characters is too long (at most {MAX_NUMBER_CHARS})")
     if value.isdigit() and value.isascii() and (value[0] != "0" or len(value) == 1):
         result: Any = int(value)  # the common case, without the regexes
     else:
@@ -333,16 +501,22 @@ def _construct(tag: str, value: str, style: str | None = None) -> Any:
     construct = _CONSTRUCTOR.yaml_constructors.get(tag)
     if construct is None:
         raise _Unusual  # an unknown tag: PyYAML's loader reports it in its own words
+    if tag in _NUMBER_TAGS and len(value) > MAX_NUMBER_CHARS:
+        raise _BadScalar(f"a number of {len(value):,} characters is too long (at most {MAX_NUMBER_CHARS})")
     try:
         return construct(_CONSTRUCTOR, yaml.ScalarNode(tag, value, style=style))
-    except (yaml.YAMLError, ValueError, TypeError) as err:
-        raise _Unusual from err
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as err:
+        short = tag.rsplit(":", 1)[-1]
+        shown = _show(value)
+        raise _BadScalar(f"cannot read {shown} as !!{short} ({_clip(str(err), 60)})") from err
 
 
-def _fast_documents(text: str) -> list[Any]:
+def _fast_documents(text: str, budget: _Budget) -> list[Any]:
     """Build documents straight from parser events; see :func:`parse_documents`.
 
-    This loop runs once per YAML node, so it keeps to local names and plain lists.
+    This loop runs once per YAML node, so it keeps to local names and plain lists. It
+    counts nodes (an alias counts as the nodes it stands for) and nesting as it goes, and
+    stops at the limits before building more.
     """
     scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
     map_start, map_end = yaml.MappingStartEvent, yaml.MappingEndEvent
@@ -352,12 +526,18 @@ def _fast_documents(text: str) -> list[Any]:
     cache = _PLAIN_CACHE
     docs: list[Any] = []
     anchors: dict[str, Any] = {}
+    sizes: dict[str, int] = {}  # nodes each anchored node stands for (its start count while open)
     # One frame per open collection: [container, pending key (_NO_KEY: none yet; _IN_SEQUENCE),
-    # line of each key (for duplicates), mappings merged in with `<<` (or None)].
+    # line of each key (for duplicates), mappings merged in with `<<` (or None), anchor, node
+    # count at its start]; a sequence's frame is [container, _IN_SEQUENCE, anchor, count at start].
     stack: list[list[Any]] = []
     root: Any = None
     number = 0
     in_document = False
+    nodes = 0  # nodes built in this text, aliases expanded
+    node_limit = budget.nodes
+    aliased = 0  # nodes reached through aliases
+    event: Any = None
     loader = _LOADER(text)
     get_event = loader.get_event
     try:
@@ -365,6 +545,7 @@ def _fast_documents(text: str) -> list[Any]:
             event = get_event()
             cls = type(event)
             if cls is scalar_event:
+                nodes += 1
                 tag = event.tag
                 if tag is None and event.implicit[0]:
                     value = cache.get(event.value, no_key)
@@ -378,21 +559,27 @@ def _fast_documents(text: str) -> list[Any]:
                     value = _construct(tag, event.value, event.style)
                 if event.anchor is not None:
                     anchors[event.anchor] = value
-            elif cls is map_start:
-                if event.tag not in _MAP_TAGS:
-                    raise _Unusual  # !!omap, !!set, custom tags...
-                value = {}
+                    sizes[event.anchor] = 1
+            elif cls is map_start or cls is seq_start:
+                nodes += 1
+                if len(stack) >= MAX_DEPTH:
+                    raise _YamlProblem(f"invalid YAML at line {event.start_mark.line + 1}: nested deeper than "
+                                       f"{MAX_DEPTH} levels", number)
+                if nodes > node_limit:
+                    raise _YamlProblem(_too_many_nodes(event), number)
+                if cls is map_start:
+                    if event.tag not in _MAP_TAGS:
+                        raise _Unusual  # !!omap, !!set, custom tags...
+                    value = {}
+                    stack.append([value, no_key, {}, None, event.anchor, nodes])
+                else:
+                    if event.tag not in _SEQ_TAGS:
+                        raise _Unusual
+                    value = []
+                    stack.append([value, in_sequence, event.anchor, nodes])
                 if event.anchor is not None:
                     anchors[event.anchor] = value
-                stack.append([value, no_key, {}, None])
-                continue
-            elif cls is seq_start:
-                if event.tag not in _SEQ_TAGS:
-                    raise _Unusual
-                value = []
-                if event.anchor is not None:
-                    anchors[event.anchor] = value
-                stack.append([value, in_sequence])
+                    sizes[event.anchor] = -nodes  # open: minus the count at its start
                 continue
             elif cls is map_end:
                 frame = stack.pop()
@@ -403,26 +590,43 @@ def _fast_documents(text: str) -> list[Any]:
                     for merged in frame[3]:
                         value.update(merged)
                     value.update(own)
+                if frame[4] is not None:
+                    sizes[frame[4]] = nodes - frame[5] + 1
             elif cls is seq_end:
-                value = stack.pop()[0]
+                frame = stack.pop()
+                value = frame[0]
+                if frame[2] is not None:
+                    sizes[frame[2]] = nodes - frame[3] + 1
             elif cls is alias_event:
                 if event.anchor not in anchors:
-                    raise _YamlProblem(
-                        f"invalid YAML at line {event.start_mark.line + 1}: found undefined alias {event.anchor!r}",
-                        number,
-                    )
+                    line = event.start_mark.line + 1
+                    raise _YamlProblem(f"invalid YAML at line {line}: found undefined alias {_show(event.anchor)}",
+                                       number)
+                size = sizes[event.anchor]
+                size = size if size > 0 else nodes + size + 1  # an alias to a node still open
+                aliased += size
+                nodes += size
+                if aliased > MAX_ALIAS_NODES:
+                    raise _YamlProblem(_too_many_aliased(event), number)
+                if nodes > node_limit:
+                    raise _YamlProblem(_too_many_nodes(event), number)
                 value = anchors[event.anchor]
             elif cls is doc_start:
                 number += 1
+                if number > budget.documents:
+                    raise _YamlProblem(_too_many_documents(), number)
                 in_document = True
                 root = None
                 anchors = {}
+                sizes = {}
                 continue
             elif cls is doc_end:
                 in_document = False
                 docs.append(root)
                 continue
             elif cls is stream_end or event is None:
+                budget.documents -= number
+                budget.nodes -= nodes
                 return docs
             else:
                 continue  # the stream's start
@@ -464,12 +668,75 @@ def _fast_documents(text: str) -> list[Any]:
     except yaml.YAMLError as err:
         # An error before a document's start belongs to the next document.
         raise _YamlProblem(_yaml_message(err), number if in_document else number + 1) from None
+    except _BadScalar as bad:
+        line = event.start_mark.line + 1 if event is not None else 1
+        raise _YamlProblem(f"invalid YAML at line {line}: {bad}", number) from None
+    finally:
+        loader.dispose()
+
+
+def _too_many_nodes(event: Any) -> str:
+    return (f"too large at line {event.start_mark.line + 1}: more than {MAX_NODES:,} YAML nodes in one load"
+            " (aliases counted as what they stand for)")
+
+
+def _too_many_aliased(event: Any) -> str:
+    return (f"invalid YAML at line {event.start_mark.line + 1}: aliases expand to more than "
+            f"{MAX_ALIAS_NODES:,} nodes (an alias bomb?); write the objects out")
+
+
+def _check_limits(text: str, budget: _Budget) -> None:
+    """Apply the builder's limits to text PyYAML's loader will read (its events only, nothing built)."""
+    loader = _LOADER(text)
+    number = depth = nodes = aliased = 0
+    sizes: dict[str, int] = {}
+    open_anchors: list[str | None] = []
+    try:
+        while True:
+            event = loader.get_event()
+            cls = type(event)
+            if cls is yaml.ScalarEvent:
+                nodes += 1
+                if event.anchor is not None:
+                    sizes[event.anchor] = 1
+            elif cls in (yaml.MappingStartEvent, yaml.SequenceStartEvent):
+                nodes += 1
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _YamlProblem(f"invalid YAML at line {event.start_mark.line + 1}: nested deeper than "
+                                       f"{MAX_DEPTH} levels", number)
+                open_anchors.append(event.anchor)
+                if event.anchor is not None:
+                    sizes[event.anchor] = -nodes
+            elif cls in (yaml.MappingEndEvent, yaml.SequenceEndEvent):
+                depth -= 1
+                anchor = open_anchors.pop()
+                if anchor is not None:
+                    sizes[anchor] = nodes + sizes[anchor] + 1
+            elif cls is yaml.AliasEvent:
+                size = sizes.get(event.anchor, 1)
+                size = size if size > 0 else nodes + size + 1
+                aliased += size
+                nodes += size
+                if aliased > MAX_ALIAS_NODES:
+                    raise _YamlProblem(_too_many_aliased(event), number)
+            elif cls is yaml.DocumentStartEvent:
+                number += 1
+                sizes = {}
+                if number > budget.documents:
+                    raise _YamlProblem(_too_many_documents(), number)
+            elif cls is yaml.StreamEndEvent or event is None:
+                return
+            if nodes > budget.nodes:
+                raise _YamlProblem(_too_many_nodes(event), number)
+    except yaml.YAMLError:
+        return  # the loader reports it, with its own words
     finally:
         loader.dispose()
 
 
 def _show_key(key: Any) -> str:
-    return f'"{key}"' if isinstance(key, str) else repr(key)
+    return f'"{key}"' if isinstance(key, str) and len(key) <= 60 and key.isprintable() else _show(key)
 
 
 def _yaml_message(err: yaml.YAMLError) -> str:
@@ -479,6 +746,7 @@ def _yaml_message(err: yaml.YAMLError) -> str:
     context = getattr(err, "context", None)
     if context and problem and context not in problem:
         problem = f"{problem} ({context})"
+    problem = _clip(problem)
     if mark is not None:
         return f"invalid YAML at line {mark.line + 1}: {problem}"
     return f"invalid YAML: {problem}"

@@ -5,8 +5,14 @@ same values for every label key some selector looks at, same answers to every ip
 same named ports for the probed port. Each selector is evaluated once per class (and
 only on the namespaces it can reach), policies become bit sets over classes (Python
 integers), and the class × class answer is expanded to pods only at the end. Cost grows
-with policies × classes, plus the N² output itself. numpy is imported only when a
-caller asks for the pod × pod array (plots, DataFrames), never on the CLI's JSON path.
+with policies × classes, plus the N² output itself; expanding classes to pods works per
+distinct row of the class matrix, so it costs what the output costs. numpy is imported
+only when a caller asks for the pod × pod array (plots, DataFrames), never on the CLI's
+JSON path.
+
+A pod can always reach itself (policies do not apply to a pod's traffic to itself; see
+:mod:`nphelpers.engine`): the diagonal is allowed whatever the class matrix says, and
+:meth:`Reachability.is_self` tells a figure which cells those are.
 
 The result is the same as calling :func:`nphelpers.engine.evaluate` on every pair (the
 test suite checks this on random clusters).
@@ -14,13 +20,15 @@ test suite checks this on random clusters).
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .cluster import ClusterState
 from .model import SYSTEM_NAMESPACE, Namespace, Pod
-from .policy import EGRESS, INGRESS, IPBlock, NetworkPolicy, Peer, Rule, ip_value
+from .policy import EGRESS, INGRESS, IPBlock, NetworkPolicy, Peer, PortSpec, Rule, ip_value
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,7 +40,8 @@ class Reachability:
 
     ``allowed[i, j]`` (a numpy bool array) is true when ``pods[i]`` may connect to ``pods[j]``.
     Built either from that array or, by :func:`reachability`, from pod classes: each pod's
-    class (``class_of``) and, per source class, the bit set of destination classes it reaches.
+    class (``class_of``) and, per source class, the bit set of destination classes it reaches
+    (``rows``). Built from classes, the diagonal is always allowed (a pod reaches itself).
     """
 
     def __init__(self, port: int, protocol: str, pods: list[str], allowed: np.ndarray | None = None, *,
@@ -63,39 +72,54 @@ class Reachability:
             axis=1, bitorder="little",
         )[:, :n].astype(bool) if n else np.zeros((0, 0), dtype=bool)
         index = np.asarray(self._class_of, dtype=np.intp)
-        return bits[np.ix_(index, index)] if len(index) else np.zeros((0, 0), dtype=bool)
+        if not len(index):
+            return np.zeros((0, 0), dtype=bool)
+        allowed = bits[np.ix_(index, index)]
+        np.fill_diagonal(allowed, True)  # a pod can always reach itself
+        return allowed
 
     def __repr__(self) -> str:
         return f"Reachability on {self.port}/{self.protocol} ('.' allowed, 'X' blocked):\n{self.to_table()}"
 
+    def is_self(self, source: str, destination: str) -> bool:
+        """Whether the cell is a pod's connection to itself (always allowed; a figure may mark it)."""
+        return source == destination
+
     def is_allowed(self, source: str, destination: str) -> bool:
         i, j = self.pods.index(source), self.pods.index(destination)
         if self._rows is not None and self._class_of is not None:
-            return bool(self._rows[self._class_of[i]] >> self._class_of[j] & 1)
+            return i == j or bool(self._rows[self._class_of[i]] >> self._class_of[j] & 1)
         return bool(self.allowed[i, j])
 
     def pairs(self) -> list[tuple[str, str]]:
         """Every allowed (source, destination), sorted."""
-        return [(src, dst) for src, dsts in self._destinations() for dst in dsts]
+        pods = self.pods
+        return [(pods[i], pods[j]) for i, dsts in self._destination_indices() for j in dsts]
 
-    def _destinations(self) -> Iterable[tuple[str, list[str]]]:
-        """Each source pod with the sorted list of destinations it reaches."""
+    def _destination_indices(self) -> Iterable[tuple[int, list[int]]]:
+        """Each source pod's index with the sorted indices of the destinations it reaches.
+
+        Computed once per distinct row of the class matrix, from the members of the classes
+        the row holds; a source whose own class is not in its row gets itself added.
+        """
         if self._rows is None or self._class_of is None:
-            for i, src in enumerate(self.pods):
-                yield src, [self.pods[j] for j in self.allowed[i].nonzero()[0].tolist()]
+            for i in range(len(self.pods)):
+                yield i, self.allowed[i].nonzero()[0].tolist()
             return
-        members: dict[int, list[int]] = {}
-        for i, c in enumerate(self._class_of):
-            members.setdefault(c, []).append(i)
-        cache: dict[int, list[str]] = {}
-        for i, src in enumerate(self.pods):
-            c = self._class_of[i]
-            dsts = cache.get(c)
+        class_of, rows = self._class_of, self._rows
+        members: list[list[int]] = [[] for _ in rows]
+        for i, c in enumerate(class_of):
+            members[c].append(i)
+        by_row: dict[int, list[int]] = {}
+        for i, c in enumerate(class_of):
+            row = rows[c]
+            dsts = by_row.get(row)
             if dsts is None:
-                row = self._rows[c]
-                picked = sorted(j for d, idx in members.items() if row >> d & 1 for j in idx)
-                dsts = cache[c] = [self.pods[j] for j in picked]
-            yield src, dsts
+                dsts = by_row[row] = sorted(j for d in _bits(row) for j in members[d])
+            if not row >> c & 1:  # the pod itself, always allowed
+                dsts = dsts.copy()
+                bisect.insort(dsts, i)
+            yield i, dsts
 
     def to_json(self) -> str:
         """The CLI's JSON contract."""
@@ -103,32 +127,85 @@ class Reachability:
 
     def iter_json(self) -> Iterable[str]:
         """The JSON contract in pieces, row by row, so millions of pairs stay cheap."""
+        for chunk in self.iter_json_bytes():
+            yield chunk.decode("ascii")
+
+    def iter_json_bytes(self) -> Iterable[bytes]:
+        """The JSON contract as ASCII bytes (pod names are DNS names), for writing straight to a file."""
         quote = json.dumps
+        quoted = [quote(p).encode("ascii") for p in self.pods]
+        yield f'{{"port": {self.port}, "protocol": {quote(self.protocol)}, "pods": ['.encode()
+        yield b", ".join(quoted)
+        yield b'], "allowed": ['
+        first = True
+        if self._rows is None or self._class_of is None:
+            for i, dsts in self._destination_indices():
+                if dsts:
+                    head = b"[" + quoted[i] + b", "
+                    text = head + (b"], " + head).join([quoted[j] for j in dsts]) + b"]"
+                    yield text if first else b", " + text
+                    first = False
+            yield b"]}"
+            return
+        class_of, rows = self._class_of, self._rows
+        members: list[list[int]] = [[] for _ in rows]
+        for i, c in enumerate(class_of):
+            members[c].append(i)
+        by_row: dict[int, tuple[list[int], list[bytes]]] = {}
+        for i, c in enumerate(class_of):
+            row = rows[c]
+            known = by_row.get(row)
+            if known is None:
+                idx = sorted(j for d in _bits(row) for j in members[d])
+                known = by_row[row] = (idx, [quoted[j] for j in idx])
+            idx, q = known
+            if not row >> c & 1:  # the pod itself, always allowed
+                at = bisect.bisect_left(idx, i)
+                q = [*q[:at], quoted[i], *q[at:]]
+            head = b"[" + quoted[i] + b", "
+            text = head + (b"], " + head).join(q) + b"]"
+            yield text if first else b", " + text
+            first = False
+        yield b"]}"
+
+    def iter_classes_json(self) -> Iterable[str]:
+        """The compact form (``-o classes``): pods, each pod's class, and the allowed class pairs.
+
+        ``{"port": 80, "protocol": "TCP", "pods": [...], "class_of": [0, 0, 1, ...], "classes": K,
+        "allowed": [[0, 1], ...]}``: pod ``i`` belongs to class ``class_of[i]``; a pair
+        ``[a, b]`` means every pod of class ``a`` may connect to every pod of class ``b``;
+        a pod can always reach itself, whether its class's ``[c, c]`` is listed or not.
+        Classes are numbered in the order of their first pod.
+        """
+        quote = json.dumps
+        if self._rows is None or self._class_of is None:  # built from an array: one class a pod
+            import numpy as np
+
+            n = len(self.pods)
+            class_of = list(range(n))
+            rows = [int.from_bytes(np.packbits(r, bitorder="little").tobytes(), "little") for r in self.allowed]
+        else:
+            class_of, rows = self._class_of, self._rows
         yield f'{{"port": {self.port}, "protocol": {quote(self.protocol)}, "pods": ['
         yield ", ".join(quote(p) for p in self.pods)
-        yield '], "allowed": ['
+        yield '], "class_of": [' + ", ".join(map(str, class_of)) + f'], "classes": {len(rows)}, "allowed": ['
         first = True
-        quoted: dict[int, list[str]] = {}
-        for src, dsts in self._destinations():
-            if not dsts:
-                continue
-            q = quoted.get(id(dsts))
-            if q is None:
-                q = quoted[id(dsts)] = [quote(d) for d in dsts]
-            head = "[" + quote(src) + ", "
-            text = head + ("], " + head).join(q) + "]"
-            yield text if first else ", " + text
-            first = False
+        for c, row in enumerate(rows):
+            dsts = _bits(row)
+            if dsts:
+                text = f"[{c}, " + f"], [{c}, ".join(map(str, dsts)) + "]"
+                yield text if first else ", " + text
+                first = False
         yield "]}"
 
     def to_table(self) -> str:
         """A truth table: row = source (from), column = destination (to); ``.`` allowed, ``X`` blocked."""
         width = max([len(p) for p in self.pods] + [len("from\\to")])
         lines = ["from\\to".ljust(width) + " " + " ".join(self.pods)]
-        reached = dict(self._destinations())
-        for src in self.pods:
-            ok = set(reached[src])
-            cells = [("." if dst in ok else "X").ljust(len(dst)) for dst in self.pods]
+        reached = dict(self._destination_indices())
+        for i, src in enumerate(self.pods):
+            ok = set(reached[i])
+            cells = [("." if j in ok else "X").ljust(len(dst)) for j, dst in enumerate(self.pods)]
             lines.append((src.ljust(width) + " " + " ".join(cells)).rstrip())
         return "\n".join(lines)
 
@@ -145,6 +222,15 @@ class Reachability:
         return json.loads(self.to_json())
 
 
+def _bits(x: int) -> list[int]:
+    """The positions of the set bits of ``x``, ascending (in C: its binary text as 0/1 bytes)."""
+    flags = bin(x)[:1:-1].encode().translate(_ZERO_ONE)  # least significant bit first
+    return list(itertools.compress(range(len(flags)), flags))
+
+
+_ZERO_ONE = bytes.maketrans(b"01", b"\x00\x01")
+
+
 def reachability(
     state: ClusterState,
     port: int = 80,
@@ -158,9 +244,9 @@ def reachability(
         chosen = [state.pod(k) for k in pods]
     chosen.sort(key=lambda p: p.key)
     policies = sorted(state.policies.values(), key=lambda p: p.key)
-    classes, class_of = _classes(chosen, policies, port, protocol)
+    classes = _classes(chosen, policies, port, protocol)
     rows = _class_matrix(state, classes, policies, port, protocol)
-    return Reachability(port, protocol, [p.key for p in chosen], class_of=class_of, rows=rows)
+    return Reachability(port, protocol, [p.key for p in chosen], class_of=classes.class_of, rows=rows)
 
 
 def _ip_blocks(policies: Sequence[NetworkPolicy]) -> list[IPBlock]:
@@ -173,10 +259,19 @@ def _ip_blocks(policies: Sequence[NetworkPolicy]) -> list[IPBlock]:
     return list(seen)
 
 
-def _classes(
-    pods: Sequence[Pod], policies: Sequence[NetworkPolicy], port: int, protocol: str
-) -> tuple[list[Pod], list[int]]:
-    """Representatives of the pod classes, and each pod's class index."""
+class _Classes:
+    """Pod classes: representatives, each pod's class, and the masks the signatures give for free."""
+
+    def __init__(self, reps: list[Pod], class_of: list[int], block_masks: dict[IPBlock, int],
+                 name_masks: dict[str, int]) -> None:
+        self.reps = reps
+        self.class_of = class_of
+        self.block_masks = block_masks  # classes whose pods have an address in the ipBlock
+        self.name_masks = name_masks  # classes whose pods name a container port so, on the probed port
+
+
+def _classes(pods: Sequence[Pod], policies: Sequence[NetworkPolicy], port: int, protocol: str) -> _Classes:
+    """Representatives of the pod classes, each pod's class index, ipBlock and port-name masks."""
     keys: set[str] = set()
     for pol in policies:
         keys |= pol.pod_selector.keys
@@ -189,58 +284,62 @@ def _classes(
     reps: list[Pod] = []
     index: dict[tuple, int] = {}
     class_of: list[int] = []
+    block_masks = dict.fromkeys(blocks, 0)
+    name_masks: dict[str, int] = {}
     for pod in pods:
         labels = pod.labels
         addresses = [v for v in map(ip_value, pod.ips) if v is not None] if blocks else []
-        signature = (
-            pod.namespace,
-            tuple(labels.get(k) for k in label_keys),
-            tuple(any(b.contains(v) for v in addresses) for b in blocks),
-            frozenset(p.name for p in pod.ports if p.name and p.port == port and p.protocol == protocol),
-        )
+        inside = tuple(any(b.contains(v) for v in addresses) for b in blocks)
+        names = frozenset(p.name for p in pod.ports if p.name and p.port == port and p.protocol == protocol)
+        signature = (pod.namespace, tuple(map(labels.get, label_keys)), inside, names)
         c = index.get(signature)
         if c is None:
             c = index[signature] = len(reps)
             reps.append(pod)
+            bit = 1 << c
+            for b, hit in zip(blocks, inside, strict=True):
+                if hit:
+                    block_masks[b] |= bit
+            for name in names:
+                name_masks[name] = name_masks.get(name, 0) | bit
         class_of.append(c)
-    return reps, class_of
+    return _Classes(reps, class_of, block_masks, name_masks)
 
 
 class _PeerSets:
     """Bit sets over classes for selectors and peers, computed once each."""
 
-    def __init__(self, state: ClusterState, reps: Sequence[Pod]) -> None:
+    def __init__(self, state: ClusterState, classes: _Classes) -> None:
         self.state = state
-        self.reps = reps
+        self.reps = reps = classes.reps
+        self.classes = classes
         self.all = (1 << len(reps)) - 1
         self.by_ns: dict[str, list[int]] = {}
         for i, pod in enumerate(reps):
             self.by_ns.setdefault(pod.namespace, []).append(i)
         self._cache: dict[tuple, int] = {}
+        self._ports: dict[tuple[PortSpec, ...], int] = {}
 
     def peer(self, peer: Peer, policy_ns: str) -> int:
+        if peer.ip_block is not None:
+            return self.classes.block_masks[peer.ip_block]
         scope = policy_ns if peer.namespace_selector is None else None
         key = (peer, scope)
         mask = self._cache.get(key)
         if mask is not None:
             return mask
         mask = 0
-        if peer.ip_block is not None:
-            for i, pod in enumerate(self.reps):
-                if any(peer.ip_block.matches_ip(ip) for ip in pod.ips):
-                    mask |= 1 << i
+        if scope is not None:
+            namespaces = [scope]
         else:
-            if scope is not None:
-                namespaces = [scope]
-            else:
-                sel = peer.namespace_selector
-                assert sel is not None
-                labels = {ns: (self.state.namespaces.get(ns) or Namespace(ns)).labels for ns in self.by_ns}
-                namespaces = [ns for ns in self.by_ns if sel.matches(labels[ns])]
-            for ns in namespaces:
-                for i in self.by_ns.get(ns, ()):
-                    if peer.pod_selector is None or peer.pod_selector.matches(self.reps[i].labels):
-                        mask |= 1 << i
+            sel = peer.namespace_selector
+            assert sel is not None
+            labels = {ns: (self.state.namespaces.get(ns) or Namespace(ns)).labels for ns in self.by_ns}
+            namespaces = [ns for ns in self.by_ns if sel.matches(labels[ns])]
+        for ns in namespaces:
+            for i in self.by_ns.get(ns, ()):
+                if peer.pod_selector is None or peer.pod_selector.matches(self.reps[i].labels):
+                    mask |= 1 << i
         self._cache[key] = mask
         return mask
 
@@ -252,62 +351,77 @@ class _PeerSets:
             mask |= self.peer(peer, policy_ns)
         return mask
 
-    def selected(self, policy: NetworkPolicy) -> list[int]:
-        return [i for i in self.by_ns.get(policy.namespace, ()) if policy.pod_selector.matches(self.reps[i].labels)]
+    def rule_ports(self, rule: Rule, port: int, protocol: str) -> int:
+        """The destination classes whose port/protocol one of the rule's port entries admits."""
+        if not rule.ports:
+            return self.all
+        mask = self._ports.get(rule.ports)
+        if mask is None:
+            mask = 0
+            for spec in rule.ports:
+                if spec.protocol != protocol:
+                    continue
+                if isinstance(spec.port, str):  # a named port: where the destination names `port` so
+                    mask |= self.classes.name_masks.get(spec.port, 0)
+                elif spec.matches(port, protocol, None):
+                    mask = self.all
+                    break
+            self._ports[rule.ports] = mask
+        return mask
+
+    def selected(self, policy: NetworkPolicy) -> int:
+        mask = 0
+        for i in self.by_ns.get(policy.namespace, ()):
+            if policy.pod_selector.matches(self.reps[i].labels):
+                mask |= 1 << i
+        return mask
 
 
 def _class_matrix(
-    state: ClusterState, reps: Sequence[Pod], policies: Sequence[NetworkPolicy], port: int, protocol: str
+    state: ClusterState, classes: _Classes, policies: Sequence[NetworkPolicy], port: int, protocol: str
 ) -> list[int]:
     """For each source class, the bit set of destination classes it may connect to."""
-    n = len(reps)
-    sets = _PeerSets(state, reps)
+    n = len(classes.reps)
+    sets = _PeerSets(state, classes)
     ingress: list[int | None] = [None] * n  # sources each destination admits; None: not isolated
     egress: list[int | None] = [None] * n  # destinations each source may reach; None: not isolated
     for pol in policies:
         selected = sets.selected(pol)
         if not selected:
             continue
+        chosen = _bits(selected)
         if pol.affects(INGRESS):
-            for d in selected:
+            for d in chosen:
                 ingress[d] = ingress[d] or 0
             for rule in pol.ingress:
-                cols = [d for d in selected if rule.port_matches(port, protocol, reps[d]) is not None]
+                cols = selected & sets.rule_ports(rule, port, protocol)
                 if cols:
                     peers = sets.rule_peers(rule, pol.namespace)
-                    for d in cols:
+                    for d in _bits(cols):
                         ingress[d] |= peers  # type: ignore[operator]
         if pol.affects(EGRESS):
-            for s in selected:
+            for s in chosen:
                 egress[s] = egress[s] or 0
             for rule in pol.egress:
-                targets = sets.rule_peers(rule, pol.namespace) & _port_mask(rule, port, protocol, reps)
-                for s in selected:
-                    egress[s] |= targets  # type: ignore[operator]
+                targets = sets.rule_peers(rule, pol.namespace) & sets.rule_ports(rule, port, protocol)
+                if targets:
+                    for s in chosen:
+                        egress[s] |= targets  # type: ignore[operator]
     # Transpose ingress: for each source, the destinations that admit it. Destinations with
-    # the same admitted set are handled together, so this costs classes × distinct sets.
+    # the same admitted set are handled together; the not isolated ones admit every source.
+    open_to_all = 0
     by_admitted: dict[int, int] = {}
     for d, admitted in enumerate(ingress):
-        key = sets.all if admitted is None else admitted
-        by_admitted[key] = by_admitted.get(key, 0) | 1 << d
-    groups = list(by_admitted.items())
+        if admitted is None:
+            open_to_all |= 1 << d
+        elif admitted:
+            by_admitted[admitted] = by_admitted.get(admitted, 0) | 1 << d
+    admitting = [open_to_all] * n
+    for admitted, dsts in by_admitted.items():
+        for s in _bits(admitted):
+            admitting[s] |= dsts
     rows = []
     for s in range(n):
-        admitting = 0
-        for admitted, dsts in groups:
-            if admitted >> s & 1:
-                admitting |= dsts
         reach = egress[s]
-        rows.append(admitting if reach is None else admitting & reach)
+        rows.append(admitting[s] if reach is None else admitting[s] & reach)
     return rows
-
-
-def _port_mask(rule: Rule, port: int, protocol: str, reps: Sequence[Pod]) -> int:
-    """For an egress rule: the destination classes its ports admit."""
-    if not rule.ports or not any(isinstance(p.port, str) for p in rule.ports):
-        return (1 << len(reps)) - 1 if rule.port_matches(port, protocol, None) is not None else 0
-    mask = 0
-    for i, dst in enumerate(reps):
-        if rule.port_matches(port, protocol, dst) is not None:
-            mask |= 1 << i
-    return mask

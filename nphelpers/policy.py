@@ -77,12 +77,14 @@ class Peer:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Peer:
+        """A validated peer. A selector given as ``null`` is absent, as the apiserver decodes it
+        (the fields are pointers): ``namespaceSelector:`` with nothing under it keeps the peer
+        in the policy's namespace, it does not select every namespace."""
         ipb = data.get("ipBlock")
+        pods, namespaces = data.get("podSelector"), data.get("namespaceSelector")
         return cls(
-            pod_selector=LabelSelector.from_dict(data["podSelector"]) if "podSelector" in data else None,
-            namespace_selector=(
-                LabelSelector.from_dict(data["namespaceSelector"]) if "namespaceSelector" in data else None
-            ),
+            pod_selector=LabelSelector.from_dict(pods) if pods is not None else None,
+            namespace_selector=LabelSelector.from_dict(namespaces) if namespaces is not None else None,
             ip_block=IPBlock(str(ipb["cidr"]), tuple(str(e) for e in ipb.get("except") or ())) if ipb else None,
         )
 

@@ -86,6 +86,7 @@ _MSG_PORT_RANGE = "must be between 1 and 65535, inclusive"
 _MSG_CIDR = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"
 _MSG_IP = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
 
+_INT32_MAX = 2**31 - 1
 _PROTOCOLS = ("TCP", "UDP", "SCTP")
 _OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 _POLICY_TYPES = ("Ingress", "Egress")
@@ -162,11 +163,78 @@ def _fail(path: str | None, message: str) -> NoReturn:
 
 
 def _show(value: Any) -> str:
-    """A value as the apiserver quotes it: strings in double quotes, numbers bare."""
-    try:
-        return json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return repr(value)
+    """A value as the apiserver quotes it (strings in double quotes, numbers bare), kept short.
+
+    Whatever the input holds, the result is one line of at most about 100 characters: long
+    strings are cut (with their length), huge numbers described, and collections shown
+    only as far as that budget goes, so an alias bomb or a 50 MB name never gets serialised.
+    """
+    parts: list[str] = []
+    _emit(value, parts, [_SHOW_BUDGET], 0)
+    return "".join(parts)
+
+
+_SHOW_BUDGET = 80
+_UNPRINTABLE = re.compile("[^\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _emit(value: Any, parts: list[str], budget: list[int], depth: int) -> None:
+    """Append a bounded rendering of ``value`` to ``parts``; ``budget[0]`` is what is left."""
+    if budget[0] <= 0:
+        return
+    if isinstance(value, str):
+        text = _quote(value[:60]) + (f"...({len(value)} characters)" if len(value) > 60 else "")
+    elif isinstance(value, bool) or value is None:
+        text = json.dumps(value)
+    elif isinstance(value, int):
+        bits = value.bit_length()
+        sign = "-" if value < 0 else ""
+        text = str(value) if bits <= 128 else f"{sign}<a number of about {int(bits * 0.30103) + 1} digits>"
+    elif isinstance(value, float):
+        text = json.dumps(value)
+    elif isinstance(value, (Mapping, list, tuple)):
+        if depth >= 3:
+            text = "{...}" if isinstance(value, Mapping) else "[...]"
+        else:
+            is_map = isinstance(value, Mapping)
+            parts.append("{" if is_map else "[")
+            budget[0] -= 1
+            items = value.items() if is_map else value
+            for n, item in enumerate(items):
+                if budget[0] <= 0:
+                    parts.append("...")
+                    break
+                if n:
+                    parts.append(", ")
+                    budget[0] -= 2
+                if is_map:
+                    _emit(item[0], parts, budget, depth + 1)
+                    parts.append(": ")
+                    budget[0] -= 2
+                    _emit(item[1], parts, budget, depth + 1)
+                else:
+                    _emit(item, parts, budget, depth + 1)
+            parts.append("}" if is_map else "]")
+            return
+    else:
+        text = f"<{type(value).__name__}>"
+    if len(text) > budget[0] + 20:
+        text = text[: max(budget[0], 10)] + "..."
+    parts.append(text)
+    budget[0] -= len(text)
+
+
+def _quote(text: str) -> str:
+    """A string in double quotes, on one line: control and line-break characters escaped."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted) if not quoted.isascii() else quoted
+
+
+def _key_text(key: Any) -> str:
+    """A mapping key for a field path: itself when a short string, else a bounded rendering."""
+    if isinstance(key, str) and len(key) <= 60 and key.isprintable():
+        return key
+    return _show(key)
 
 
 def _type_name(value: Any) -> str:
@@ -214,12 +282,14 @@ def _check_fields(data: Mapping[Any, Any], allowed: frozenset[str], path: str) -
     if not allowed.issuperset(data):
         for key in data:
             if key not in allowed:
-                where = _child(path, str(key))
+                where = _child(path, _key_text(key))
                 _fail(where, f'unknown field "{where}"')
 
 
 def _mapping(value: Any, path: str) -> Mapping[Any, Any]:
     """``value`` as a mapping; ``None`` (YAML ``~`` or an empty key) counts as ``{}``."""
+    if type(value) is dict:  # the common case, without the abstract class check
+        return value
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -301,11 +371,27 @@ def validate_labels(labels: Any, path: str) -> None:
     """A label map (``metadata.labels``, ``matchLabels``, a service ``selector``).
 
     Like the apiserver, errors name the map (``metadata.labels``), and the message the
-    offending key or value.
+    offending key or value. Keys and values already found valid are remembered (they
+    repeat across thousands of pods), so each distinct one is checked once.
     """
+    known_keys, known_values = _VALID_KEYS, _VALID_VALUES
     for key, value in _mapping(labels, path).items():
-        _check_label_key(key, path)
-        _check_label_value(value, path)
+        if key not in known_keys:
+            _check_label_key(key, path)
+            _remember(known_keys, key)
+        if type(value) is not str or value not in known_values:
+            _check_label_value(value, path)
+            _remember(known_values, value)
+
+
+_VALID_KEYS: set[str] = set()
+_VALID_VALUES: set[str] = set()
+
+
+def _remember(known: set[str], item: str) -> None:
+    if len(known) > 100_000:  # bounded: a hostile file cannot grow it without end
+        known.clear()
+    known.add(item)
 
 
 def _check_annotations(annotations: Any, path: str) -> None:
@@ -317,6 +403,16 @@ def _check_annotations(annotations: Any, path: str) -> None:
 
 def _check_port_name(value: str, path: str) -> None:
     """An IANA_SVC_NAME (RFC 6335): what a named port can be called."""
+    if value in _VALID_PORT_NAMES:
+        return
+    _check_new_port_name(value, path)
+    _remember(_VALID_PORT_NAMES, value)
+
+
+_VALID_PORT_NAMES: set[str] = set()
+
+
+def _check_new_port_name(value: str, path: str) -> None:
     if len(value) > 15:
         _invalid(path, value, "must be no more than 15 characters")
     if not _IANA_SVC_NAME.fullmatch(value):
@@ -354,8 +450,14 @@ def _check_protocol(value: Any, path: str) -> None:
         _unsupported(path, value, _PROTOCOLS)
 
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
+
+
 def _check_ip(value: Any, path: str) -> None:
     _string(value, path)
+    if _IPV4.fullmatch(value):  # the common case, without building an address object
+        return
     try:
         ipaddress.ip_address(value)
     except ValueError:
@@ -594,7 +696,7 @@ def _check_pod_spec(raw: Any, path: str, *, image_required: bool) -> None:
     for i, ctr in enumerate(containers):
         ipath = f"{cpath}[{i}]"
         port_names: set[str] = set()  # unique per container; across containers the apiserver only warns
-        if not isinstance(ctr, Mapping):
+        if type(ctr) is not dict and not isinstance(ctr, Mapping):
             _wrong_type(ipath, "a mapping", ctr)
         _check_fields(ctr, _CONTAINER_FIELDS, ipath)
         name = ctr.get("name")
@@ -617,6 +719,32 @@ def _check_pod_spec(raw: Any, path: str, *, image_required: bool) -> None:
 
 
 def _check_container_port(raw: Any, path: str, seen_names: set[str]) -> None:
+    # Ports repeat across thousands of pods: one already found valid (same keys, values and
+    # value types, so that `true` is never taken for a valid 1) only needs its name counted.
+    key = None
+    if type(raw) is dict:
+        key = (tuple(raw.items()), tuple(map(type, raw.values())))
+        try:
+            known = key in _VALID_CONTAINER_PORTS
+        except TypeError:  # a list or mapping inside: check it the long way
+            known, key = False, None
+        if known:
+            name = raw.get("name")
+            if name:
+                if name in seen_names:
+                    _fail(f"{path}.name",
+                          f"duplicate value {_show(name)}: port names must be unique within the pod")
+                seen_names.add(name)
+            return
+    _check_new_container_port(raw, path, seen_names)
+    if key is not None:
+        _remember(_VALID_CONTAINER_PORTS, key)  # type: ignore[arg-type]
+
+
+_VALID_CONTAINER_PORTS: set[tuple[tuple[Any, ...], tuple[type, ...]]] = set()
+
+
+def _check_new_container_port(raw: Any, path: str, seen_names: set[str]) -> None:
     if not isinstance(raw, Mapping):
         _wrong_type(path, "a mapping", raw)
     _check_fields(raw, _CONTAINER_PORT_FIELDS, path)
@@ -747,6 +875,8 @@ def validate_workload(obj: Any) -> None:
             _wrong_type("spec.replicas", "an integer", replicas)
         if replicas < 0:
             _invalid("spec.replicas", replicas, "must be greater than or equal to 0")
+        if replicas > _INT32_MAX:  # the apiserver's decoder refuses what does not fit its int32
+            _invalid("spec.replicas", replicas, f"must be no more than {_INT32_MAX} (an int32)")
     selector = spec.get("selector")
     if selector is None:
         _required("spec.selector")

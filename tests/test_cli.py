@@ -109,3 +109,25 @@ def test_python_dash_m_entry_point() -> None:
                           capture_output=True, text=True)
     assert proc.returncode == 0
     assert json.loads(proc.stdout)["pods"][0] == "default/apiserver"
+
+
+def test_matrix_classes_is_the_same_answer_compactly(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "matrix", "-f", str(ROOT / "examples"), "-o", "json")
+    assert code == 0
+    pairs = json.loads(out)
+    code, out, _ = run(capsys, "matrix", "-f", str(ROOT / "examples"), "-o", "classes")
+    assert code == 0
+    data = json.loads(out)
+    assert list(data) == ["port", "protocol", "pods", "class_of", "classes", "allowed"]
+    assert data["pods"] == pairs["pods"] and len(data["class_of"]) == len(data["pods"])
+    assert data["classes"] == max(data["class_of"]) + 1 < len(data["pods"])  # some pods share a class
+    allowed = {tuple(p) for p in data["allowed"]}
+    expanded = sorted([src, dst] for i, src in enumerate(data["pods"]) for j, dst in enumerate(data["pods"])
+                      if i == j or (data["class_of"][i], data["class_of"][j]) in allowed)
+    assert expanded == pairs["allowed"]
+
+
+def test_matrix_json_lists_every_pod_with_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "matrix", "-f", str(ROOT / "examples"), "-o", "json")
+    data = json.loads(out)
+    assert all([p, p] in data["allowed"] for p in data["pods"])

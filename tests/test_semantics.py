@@ -83,7 +83,7 @@ def test_explicit_egress_only_leaves_ingress_open() -> None:
     state = cluster(*BASE, netpol("a/p", {"podSelector": {}, "policyTypes": ["Egress"]}))
     assert allowed(state, "b/client", "a/web")
     assert not allowed(state, "a/web", "b/client")
-    assert not allowed(state, "a/web", "a/web")  # self-traffic follows the same rule
+    assert allowed(state, "a/web", "a/web")  # a pod can always reach itself
 
 
 def test_empty_rule_allows_all_and_empty_from_means_all_peers() -> None:
@@ -229,3 +229,94 @@ def test_explain_names_policy_rule_peer_and_port() -> None:
     bad = evaluate(state, state.pods["b/client"], state.pods["a/db"], 5432)
     assert not bad.allowed
     assert "isolated by a/db-allow, and no rule admits this traffic: blocked" in bad.explain()
+
+
+# -- a pod can always reach itself ---------------------------------------------------------------
+def test_a_pod_always_reaches_itself_whatever_the_policies() -> None:
+    deny_all = netpol("a/deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})
+    state = cluster(*BASE, deny_all)
+    assert not allowed(state, "a/web", "a/db")
+    for key in ("a/web", "a/db"):
+        for port, protocol in ((80, "TCP"), (5432, "TCP"), (53, "UDP"), (9, "SCTP")):
+            assert allowed(state, key, key, port, protocol)
+    verdict = evaluate(state, state.pod("a/web"), state.pod("a/web"))
+    assert verdict.self_traffic
+    assert "a pod can always reach itself; policies do not apply to a pod's traffic to itself" in verdict.explain()
+    assert verdict.to_dict()["self"] is True and verdict.to_dict()["allowed"] is True
+
+
+def test_matrix_marks_and_allows_the_diagonal_only() -> None:
+    state = cluster(*BASE, netpol("a/deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}))
+    matrix = reachability(state)
+    assert matrix.is_self("a/web", "a/web") and not matrix.is_self("a/web", "a/db")
+    assert ("a/web", "a/web") in matrix.pairs() and ("a/db", "a/db") in matrix.pairs()
+    assert ("a/web", "a/db") not in matrix.pairs()
+    assert all(matrix.allowed[i, i] for i in range(len(matrix.pods)))
+    # Two pods of one class (same labels, same namespace) still do not reach each other.
+    twins = cluster(ns("a"), pod("a/one", {"app": "x"}), pod("a/two", {"app": "x"}),
+                    netpol("a/deny", {"podSelector": {}, "policyTypes": ["Ingress"]}))
+    m = reachability(twins)
+    assert m.pairs() == [("a/one", "a/one"), ("a/two", "a/two")]
+    assert m.to_table().splitlines()[1:] == ["a/one   .     X", "a/two   X     ."]
+
+
+# -- null means absent, as the apiserver decodes it ------------------------------------------------
+def _with_null(rule_or_peer: str) -> ClusterState:
+    """BASE plus one policy on a/web whose only ingress peer or rule has a field set to null."""
+    peers = {
+        "namespaceSelector": [{"namespaceSelector": None, "podSelector": {"matchLabels": {"app": "web"}}}],
+        "podSelector": [{"podSelector": None, "namespaceSelector": {"matchLabels": {"team": "blue"}}}],
+    }
+    if rule_or_peer in peers:
+        rule: dict[str, Any] = {"from": peers[rule_or_peer]}
+    else:
+        rule = {rule_or_peer: None}
+    return cluster(*BASE, netpol("a/p", {"podSelector": {"matchLabels": {"app": "web"}}, "ingress": [rule]}))
+
+
+def test_null_namespace_selector_in_a_peer_means_the_policy_namespace() -> None:
+    # `namespaceSelector:` with nothing under it is absent: only pods of the policy's namespace.
+    state = _with_null("namespaceSelector")
+    assert not allowed(state, "b/web", "a/web")  # app=web, but in namespace b
+    absent = cluster(*BASE, netpol("a/p", {"podSelector": {"matchLabels": {"app": "web"}}, "ingress": [
+        {"from": [{"podSelector": {"matchLabels": {"app": "web"}}}]}]}))
+    assert not allowed(absent, "b/web", "a/web")
+    assert not allowed(state, "a/db", "a/web") and not allowed(absent, "a/db", "a/web")
+
+
+def test_null_pod_selector_in_a_peer_means_every_pod_of_the_selected_namespaces() -> None:
+    state = _with_null("podSelector")
+    assert allowed(state, "b/client", "a/web") and allowed(state, "b/web", "a/web")
+    assert not allowed(state, "a/db", "a/web")  # namespace a is not team=blue
+
+
+def test_null_from_and_null_ports_mean_absent() -> None:
+    for field in ("from", "ports"):
+        state = _with_null(field)
+        assert allowed(state, "b/client", "a/web") and allowed(state, "a/db", "a/web", 9999)
+
+
+def test_null_spec_pod_selector_and_null_rules() -> None:
+    # spec.podSelector: null is the empty selector (every pod of the namespace), like {}.
+    state = cluster(*BASE, netpol("a/p", {"podSelector": None, "ingress": None, "egress": None}))
+    assert not allowed(state, "b/client", "a/web") and not allowed(state, "b/client", "a/db")
+    assert allowed(state, "a/web", "b/client")  # egress: null adds no Egress type
+
+
+def test_null_selector_through_the_yaml_loader() -> None:
+    from nphelpers.manifests import load_text
+
+    text = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p, namespace: a}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress:
+  - from:
+    - namespaceSelector:
+      podSelector: {matchLabels: {app: web}}
+"""
+    objs = list(BASE) + load_text(text).objects
+    state = ClusterState.from_objects(objs)
+    assert not allowed(state, "b/web", "a/web")

@@ -520,3 +520,17 @@ def test_template_image_may_be_left_to_admission() -> None:
     obj = deployment()
     del obj["spec"]["template"]["spec"]["containers"][0]["image"]
     validate_workload(obj)  # the apiserver allows an empty image in a template, not in a pod
+
+
+def test_remembered_valid_values_never_admit_a_look_alike_of_another_type() -> None:
+    """Validation remembers valid ports/labels for speed; `true` must not pass for a known 1."""
+    good = ("apiVersion: v1\nkind: Pod\nmetadata: {name: a, labels: {n: '1'}}\n"
+            "spec: {containers: [{name: c, image: nginx, ports: [{containerPort: 1, name: http}]}]}\n")
+    load_text(good, "good.yaml")
+    with pytest.raises(ManifestError, match="containerPort: invalid type: expected an integer, got a boolean"):
+        load_text(good.replace("containerPort: 1", "containerPort: true"), "bad.yaml")
+    with pytest.raises(ManifestError, match="metadata.labels: invalid value 1: label values must be strings"):
+        load_text(good.replace("n: '1'", "n: 1"), "bad.yaml")
+    with pytest.raises(ManifestError, match='duplicate value "http"'):
+        load_text(good.replace("ports: [{containerPort: 1, name: http}]",
+                               "ports: [{containerPort: 1, name: http}, {containerPort: 1, name: http}]"), "bad.yaml")
