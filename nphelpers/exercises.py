@@ -556,7 +556,7 @@ class Hint:
 Setup = tuple[Mapping[str, Any], ...] | Callable[["Lab"], None]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Exercise:
     """A task with a starting state, a goal, constraints and hints.
 
@@ -576,6 +576,9 @@ class Exercise:
     hints: tuple[Hint, ...] = ()
     solution: str | None = None
     pods: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:  # short and the same on every run (a setup function has an address)
+        return f"<Exercise {self.id}: {self.title}>"
 
     def start(self, lab: Lab) -> None:
         """Set the exercise up in ``lab`` (printing kubectl's lines) and show its goal; resets its hints.

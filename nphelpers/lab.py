@@ -498,20 +498,35 @@ class Lab:
             self._say(kubectl.get_endpoints(objects) if objects else f"No resources found in {ns} namespace.")
 
     def policy_yaml(self, name: str, *, namespace: str | None = None) -> str:
-        """The policy ``name`` as YAML, the way its author wrote it (no server fields, no lab label).
+        """The policy ``name`` as YAML, the way an author writes it: the same text on both backends.
 
         What the policy editor starts with; give it to :meth:`check` to check the policy in force.
+        Left out: what the apiserver adds (``uid``, ``resourceVersion``, ``creationTimestamp``...),
+        the lab's label and namespace, and the defaults it fills in (``policyTypes`` when it is
+        the default, a port's ``protocol: TCP``), so re-applying it changes nothing that matters.
         """
         import yaml
 
         policy = self.policy(name, namespace=namespace)
-        manifest = dict(policy.manifest or {})
-        meta = {k: v for k, v in (manifest.get("metadata") or {}).items() if k not in ("namespace", "labels")}
-        labels = {k: v for k, v in ((manifest.get("metadata") or {}).get("labels") or {}).items() if k != MANAGED_BY}
+        manifest = _json_copy(policy.manifest or {})
+        old = manifest.get("metadata") or {}
+        meta: dict[str, Any] = {"name": old.get("name", policy.name)}
+        labels = {k: v for k, v in (old.get("labels") or {}).items() if k != MANAGED_BY}
         if labels:
             meta["labels"] = labels
-        manifest["metadata"] = meta
-        return yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False)
+        if old.get("annotations"):
+            meta["annotations"] = old["annotations"]
+        spec = manifest.get("spec") or {}
+        default_types = ["Ingress", "Egress"] if spec.get("egress") else ["Ingress"]
+        if spec.get("policyTypes") == default_types:
+            del spec["policyTypes"]
+        for direction in ("ingress", "egress"):
+            for rule in spec.get(direction) or []:
+                for port in rule.get("ports") or []:
+                    if port.get("protocol") == "TCP":
+                        del port["protocol"]
+        out = {k: v for k, v in manifest.items() if k not in ("metadata", "spec", "status")}
+        return yaml.safe_dump({**out, "metadata": meta, "spec": spec}, sort_keys=False, default_flow_style=False)
 
     # -- traffic ----------------------------------------------------------------------
     def _url(self, target: str, port: int | None, path: str | None = None) -> str:
@@ -920,6 +935,15 @@ class _Lines:
 
     def flush(self) -> None:
         pass
+
+
+def _json_copy(value: Any) -> Any:
+    """A deep copy of a manifest (dicts, lists, scalars)."""
+    if isinstance(value, Mapping):
+        return {k: _json_copy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_copy(v) for v in value]
+    return value
 
 
 def _namespace_name(name: Any) -> str:
