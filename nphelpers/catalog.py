@@ -9,13 +9,14 @@ they name. The reference answers are ``notebooks/solutions/<id>.yaml``. Lesson 0
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .exercises import (
     Breaks,
     Differs,
     Exercise,
     FromOutside,
+    HasLabels,
     Hint,
     InLessonNamespace,
     Matrix,
@@ -26,7 +27,12 @@ from .exercises import (
     NoLabelChanges,
     Probe,
     SelectNamespacesBy,
+    Selects,
+    Serves,
 )
+
+if TYPE_CHECKING:
+    from .lab import Lab
 
 OUTSIDE = "203.0.113.7"  # a documentation address (TEST-NET-3): a client outside the cluster
 
@@ -197,6 +203,93 @@ MONITORING = Exercise(
              "TCP 9090."),
     ),
     solution="02-monitoring.yaml",
+)
+
+
+# -- lesson 02: the recipe's acceptance criteria, and the policy-editor exercise ----------------------
+_BOOKSTORE_API = {"app": "bookstore", "role": "api"}
+
+API_ALLOW = Exercise(
+    id="02-api-allow",
+    lesson="02",
+    title="The recipe's acceptance criteria",
+    task="Protect apiserver (app=bookstore, role=api) so that only the bookstore's pods (app=bookstore) reach it.",
+    setup=(*web("apiserver", _BOOKSTORE_API), pod("test-blocked", {"app": "other"}, image="alpine"),
+           pod("test-allowed", {"app": "bookstore", "role": "frontend"}, image="alpine")),
+    goals=(
+        HasLabels("apiserver", tuple(_BOOKSTORE_API.items()),
+                  title="API server pod deployed with labels app=bookstore and role=api"),
+        Serves("apiserver", 80, ("apiserver",), title="Service exposed on port 80"),
+        Selects("api-allow", title="NetworkPolicy api-allow created successfully"),
+        Selects("api-allow", ("apiserver",), title="Policy targets pods with correct labels"),
+        Probe("test-blocked", "apiserver", "blocked", title="Traffic from non-matching pods is blocked (timeout)"),
+        Probe("test-allowed", "apiserver", "allowed",
+              title="Traffic from matching pods is allowed (successful response)"),
+        Matrix(80, only=(("apiserver", ("test-allowed",)),),
+               title="Policy only affects specified pods, not cluster-wide"),
+    ),
+    constraints=(MaxPolicies(1), NoAllowAll()),
+    hints=(
+        Hint("`- {}` under `ingress:` is a rule without `from`: it admits every source. Name the sources: "
+             "`from: [{podSelector: {matchLabels: {app: bookstore}}}]`.", when=Breaks(NoAllowAll)),
+        Hint("test-allowed is shut out on port 80. A rule's `ports` are the pod's port (the Service's "
+             "targetPort, 80), not the Service's port; or leave `ports` out.",
+             when=Differs(source="test-allowed", got="blocked")),
+        Hint("test-blocked still gets in: spec.podSelector must match apiserver's labels exactly "
+             "(app=bookstore and role=api), and `from` only app=bookstore.",
+             when=Differs(source="test-blocked", got="allowed")),
+        Hint("The policy must be called api-allow, in the lesson's namespace (leave metadata.namespace out).",
+             when=Breaks(Selects)),
+        Hint("A solution: manifests/api-allow.yaml, the policy of Task 2."),
+    ),
+    solution="02-api-allow.yaml",
+)
+
+_FRONTEND_CLIENTS = (("test-blocked", "app=other"), ("test-allowed", "app=bookstore,role=frontend"),
+                     ("test-bookstore", "app=bookstore"), ("test-other-frontend", "app=other,role=frontend"))
+
+
+def _frontend_only_setup(lab: Lab) -> None:
+    """Lesson 02 as its core path leaves it (only what the lab lacks is made: in the lesson that is
+    nothing), plus two clients that tell the answers apart: app=bookstore alone, role=frontend alone."""
+    from .lessons import api_allow_yaml
+
+    state = lab.state()
+    if f"{lab.namespace}/apiserver" not in state.pods:
+        lab.run("apiserver", image="nginx", labels="app=bookstore,role=api", port=80, expose=True)
+    for name, labels in _FRONTEND_CLIENTS:
+        if f"{lab.namespace}/{name}" not in state.pods:
+            lab.run(name, image="alpine", labels=labels)
+    if f"{lab.namespace}/api-allow" not in state.policies:
+        lab.apply(api_allow_yaml())
+
+
+FRONTEND_ONLY = Exercise(
+    id="02-frontend-only",
+    lesson="02",
+    title="Only the frontend",
+    task="Change api-allow so that only the bookstore's frontend (app=bookstore AND role=frontend) reaches apiserver.",
+    setup=_frontend_only_setup,
+    pods=("apiserver", *(name for name, _ in _FRONTEND_CLIENTS)),
+    goals=(Matrix(80, only=(("apiserver", ("test-allowed",)),)),
+           Probe("test-allowed", "apiserver", "allowed"), Probe("test-bookstore", "apiserver", "blocked")),
+    constraints=(MaxPolicies(1), NoAllowAll(), NoLabelChanges()),
+    hints=(
+        Hint("test-blocked (app=other) gets in: the policy no longer isolates apiserver. Keep spec.podSelector "
+             "(app=bookstore, role=api) as it is and change only the `from` side.",
+             when=Differs(source="test-blocked", destination="apiserver", got="allowed")),
+        Hint("test-bookstore (app=bookstore, no role) still gets in: add `role: frontend` next to "
+             "`app: bookstore` in from's matchLabels. Two labels in one matchLabels must both match.",
+             when=Differs(source="test-bookstore", destination="apiserver", got="allowed")),
+        Hint("test-other-frontend (app=other, role=frontend) gets in: keep `app: bookstore` in from's "
+             "matchLabels, next to `role: frontend`, under ONE dash (two dashes are two peers: OR).",
+             when=Differs(source="test-other-frontend", destination="apiserver", got="allowed")),
+        Hint("test-allowed (app=bookstore, role=frontend) is shut out: does from's podSelector ask for exactly "
+             "its labels, spelled as lab.get_pods() shows them?", when=Differs(source="test-allowed", got="blocked")),
+        Hint("One peer, one podSelector, two labels: app=bookstore and role=frontend."),
+        Hint("A solution: api-allow with `from: [{podSelector: {matchLabels: {app: bookstore, role: frontend}}}]`."),
+    ),
+    solution="02-frontend-only.yaml",
 )
 
 
@@ -371,3 +464,4 @@ EXERCISES: dict[str, Exercise] = {
     e.id: e for e in (DENY_ALL, API_GATEWAY, MICROSERVICES, MONITORING, ALLOW_ALL_PODS, THREE_TIERS,
                       OTHER_NAMESPACES, FROM_NAMESPACE, AND_NOT_OR)
 }
+EXERCISES.update({e.id: e for e in (API_ALLOW, FRONTEND_ONLY)})  # lesson 02's own (kept apart to merge)

@@ -1,7 +1,9 @@
 """Exercises that check themselves: a starting state, a goal, constraints and hints.
 
 An :class:`Exercise` is data. Its goal is a few small typed pieces (:class:`Matrix`,
-:class:`Probe`, :class:`FromOutside`, :class:`NewPod`) and so are its constraints
+:class:`Probe`, :class:`FromOutside`, :class:`NewPod`, and for a deployment step
+:class:`HasLabels`, :class:`Serves`, :class:`Selects`; a goal's ``title`` is the lesson's
+name for it, such as a recipe's acceptance criterion) and so are its constraints
 (:class:`MaxPolicies`, :class:`NoAllowAll`, :class:`NoBareNamespaceSelector`,
 :class:`NoLabelChanges`, :class:`SelectNamespacesBy`, and always :class:`PoliciesOnly` and
 :class:`InLessonNamespace`); each piece returns a :class:`Finding` that says in one line what
@@ -53,7 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Exercise", "CheckResult", "Cell", "Finding", "Hint", "Differs", "Breaks",
-    "Matrix", "Probe", "FromOutside", "NewPod",
+    "Matrix", "Probe", "FromOutside", "NewPod", "HasLabels", "Serves", "Selects",
     "PoliciesOnly", "InLessonNamespace", "MaxPolicies", "NoAllowAll", "NoBareNamespaceSelector",
     "NoLabelChanges", "SelectNamespacesBy", "check", "start", "get_exercise", "load_answer",
 ]
@@ -161,6 +163,7 @@ class Matrix:
     only: tuple[tuple[str, tuple[str, ...]], ...] = ()
     blocked: tuple[tuple[str, str], ...] = ()
     others: Literal["allowed", "blocked"] = "allowed"
+    title: str = ""  # what the lesson calls this goal (a recipe's acceptance criterion), shown instead
 
     def expected(self, source: str, destination: str, namespace: str) -> bool:
         """Whether the goal wants ``source`` to reach ``destination`` (both ``ns/name``)."""
@@ -213,6 +216,7 @@ class Probe:
     target: str
     expect: str = "allowed"
     port: int | None = None
+    title: str = ""
 
     def describe(self, namespace: str) -> str:
         return f"wget from {show(resolve(self.source, namespace), namespace)} to {self.target}: {self.expect}"
@@ -293,7 +297,92 @@ class NewPod:
         return _finding(self, text, cells, f"{text} wanted; {len(cells)} pods get {_word(not want)}")
 
 
-Goal = Matrix | Probe | FromOutside | NewPod
+@dataclass(frozen=True)
+class HasLabels:
+    """An exercise pod carries these labels (what a deployment step must get right)."""
+
+    pod: str
+    labels: tuple[tuple[str, str], ...]
+    title: str = ""
+
+    def describe(self, namespace: str) -> str:
+        return f"pod {self.pod} has the labels {_label_text(dict(self.labels))}"
+
+    def evaluate(self, ctx: Context) -> Finding:
+        pod = ctx.state.pods.get(resolve(self.pod, ctx.namespace))
+        text = self.describe(ctx.namespace)
+        if pod is None:
+            return Finding("HasLabels", False, f"{text}: there is no pod {self.pod}")
+        missing = {k: v for k, v in self.labels if pod.labels.get(k) != v}
+        return Finding("HasLabels", not missing, text if not missing else
+                       f"{text}: it has {_label_text(_labels(pod.labels))}")
+
+
+@dataclass(frozen=True)
+class Serves:
+    """A Service of the lab's namespace listens on ``port`` and sends to exactly ``pods`` (its endpoints)."""
+
+    service: str
+    port: int
+    pods: tuple[str, ...]
+    title: str = ""
+
+    def describe(self, namespace: str) -> str:
+        return f"Service {self.service} on port {self.port} sends to {', '.join(self.pods) or 'no pod'}"
+
+    def evaluate(self, ctx: Context) -> Finding:
+        text = self.describe(ctx.namespace)
+        svc = ctx.state.services.get(resolve(self.service, ctx.namespace))
+        if svc is None:
+            return Finding("Serves", False, f"{text}: there is no Service {self.service}")
+        ports = [p.port for p in svc.ports]
+        if self.port not in ports:
+            return Finding("Serves", False, f"{text}: it listens on {', '.join(map(str, ports)) or 'no port'}")
+        got = sorted(show(p.key, ctx.namespace) for p in ctx.state.endpoints(svc, svc.port_for(self.port, "TCP")))
+        want = sorted(show(resolve(p, ctx.namespace), ctx.namespace) for p in self.pods)
+        return Finding("Serves", got == want, text if got == want else
+                       f"{text}: its endpoints are {', '.join(got) or 'none'}")
+
+
+@dataclass(frozen=True)
+class Selects:
+    """The policy exists (in the lab's namespace) and selects exactly ``pods`` of the exercise's pods.
+
+    ``pods=None`` asks only that the policy exists.
+    """
+
+    policy: str
+    pods: tuple[str, ...] | None = None
+    title: str = ""
+
+    def describe(self, namespace: str) -> str:
+        if self.pods is None:
+            return f"NetworkPolicy {self.policy} exists"
+        return f"NetworkPolicy {self.policy} selects {', '.join(self.pods) or 'no pod'}"
+
+    def evaluate(self, ctx: Context) -> Finding:
+        text = self.describe(ctx.namespace)
+        policy = ctx.state.policies.get(resolve(self.policy, ctx.namespace))
+        if policy is None:
+            return Finding("Selects", False, f"{text}: there is no policy {self.policy}")
+        if self.pods is None:
+            return Finding("Selects", True, text)
+        got = [show(k, ctx.namespace) for k in ctx.pods if k in ctx.state.pods and policy.selects(ctx.state.pods[k])]
+        want = [show(k, ctx.namespace) for k in ctx.pods if any(matches(p, k, ctx.namespace) for p in self.pods)]
+        return Finding("Selects", got == want,
+                       text if got == want else f"{text}: it selects {', '.join(got) or 'no pod'}")
+
+
+Goal = Matrix | Probe | FromOutside | NewPod | HasLabels | Serves | Selects
+
+
+def _titled(goal: Goal, finding: Finding) -> Finding:
+    """A goal's finding in the lesson's words when the goal has a title (the detail kept when it fails)."""
+    title = getattr(goal, "title", "")
+    if not title:
+        return finding
+    text = title if finding.ok else f"{title}: {finding.text}"
+    return Finding(finding.piece, finding.ok, text, finding.cells)
 
 
 def _word(allowed: bool) -> str:
@@ -447,12 +536,12 @@ class Differs:
 
 @dataclass(frozen=True)
 class Breaks:
-    """Symptom: the answer breaks a constraint of this kind (a class, e.g. ``MaxPolicies``)."""
+    """Symptom: the answer breaks a constraint (or misses a goal) of this kind (a class, e.g. ``MaxPolicies``)."""
 
     constraint: type
 
     def seen(self, result: CheckResult, namespace: str) -> bool:
-        return any(v.piece == self.constraint.__name__ for v in result.violations)
+        return any(not f.ok and f.piece == self.constraint.__name__ for f in (*result.violations, *result.findings))
 
 
 @dataclass(frozen=True)
@@ -467,7 +556,7 @@ class Hint:
 Setup = tuple[Mapping[str, Any], ...] | Callable[["Lab"], None]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Exercise:
     """A task with a starting state, a goal, constraints and hints.
 
@@ -487,6 +576,9 @@ class Exercise:
     hints: tuple[Hint, ...] = ()
     solution: str | None = None
     pods: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:  # short and the same on every run (a setup function has an address)
+        return f"<Exercise {self.id}: {self.title}>"
 
     def start(self, lab: Lab) -> None:
         """Set the exercise up in ``lab`` (printing kubectl's lines) and show its goal; resets its hints.
@@ -557,7 +649,8 @@ class CheckResult:
 
     @property
     def passed(self) -> bool:
-        return self.applied and not self.cells and not self.observed and not self.violations
+        return (self.applied and not self.cells and not self.observed and not self.violations
+                and all(f.ok for f in self.findings))
 
     def __bool__(self) -> bool:
         return self.passed
@@ -574,8 +667,13 @@ class CheckResult:
             lines.append("✗ the answer breaks a rule of the exercise, so nothing was applied:")
             lines += [f"  {v.text}" for v in self.violations]
         else:
+            missed = [f for f in self.findings if not f.ok and not f.cells]  # goals that are not connections
+            if missed:
+                lines.append(f"✗ {len(missed)} goal{'s' if len(missed) != 1 else ''} not met:")
+                lines += [f"  {f.text}" for f in missed]
             cells = (*self.cells, *self.observed)
-            lines.append(f"✗ {len(cells)} connection{'s differ' if len(cells) != 1 else ' differs'} from the goal:")
+            if cells or not missed:
+                lines.append(f"✗ {len(cells)} connection{'s differ' if len(cells) != 1 else ' differs'} from the goal:")
             lines += [f"  {c.describe(self.namespace)}" for c in cells[:MAX_CELLS_SHOWN]]
             if len(cells) > MAX_CELLS_SHOWN:
                 lines.append(f"  ... and {len(cells) - MAX_CELLS_SHOWN} more")
@@ -772,7 +870,7 @@ def check(lab: Lab, exercise: Exercise | str, answer: str | os.PathLike[str], *,
         lab.apply(answer)
         session.applied = new_keys
         after = Context(state=lab.state(), lab=lab, **base)
-        goals = [g.evaluate(after) for g in ex.goals]
+        goals = [_titled(g, g.evaluate(after)) for g in ex.goals]
         cells = tuple(c for f in goals for c in f.cells)
         seen = _observed(lab, ex, after, cells) if observe else ()
         result = CheckResult(ex.id, ns, session.attempts, True, (*goals, *rules), cells, seen, ())

@@ -50,7 +50,7 @@ import json
 import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .backends.base import Applied, Deleted, Fact, Kept, Labeled
 from .busybox import WGET_TIMEOUT, nginx_index, wget_bad_address, wget_refused  # noqa: F401 (kept here too)
@@ -58,6 +58,9 @@ from .kinds import KINDS, kind_info
 from .model import Namespace, Pod, Service
 from .policy import EGRESS, INGRESS, NetworkPolicy, Peer, Rule
 from .selectors import LabelSelector
+
+if TYPE_CHECKING:
+    from .cluster import ClusterState
 
 KUBECTL_VERSION = "1.31"
 """The kubectl minor version whose output formats this module reproduces."""
@@ -292,12 +295,62 @@ def namespace_object(namespace: Namespace) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(namespace.name, None, namespace.labels)}
 
 
+def endpoints_object(state: ClusterState, service: Service) -> dict[str, Any] | None:
+    """The Endpoints object the endpoints controller keeps for ``service`` (only the fields shown).
+
+    Pods are listed by name in ``targetRef`` (their addresses differ on every cluster); one
+    subset per distinct set of resolved ports; a pod that does not define a named
+    ``targetPort`` is left out, as the controller leaves it out. A Service without a
+    selector gets no controller-made Endpoints: ``None``.
+    """
+    if not service.selector:
+        return None
+    subsets: dict[tuple[int, ...], list[str]] = {}
+    for pod in state.endpoints(service):
+        ports = [p.target_port if isinstance(p.target_port, int) or str(p.target_port).isdigit()
+                 else pod.resolve_port(str(p.target_port), p.protocol) for p in service.ports]
+        if any(p is None for p in ports):
+            continue
+        subsets.setdefault(tuple(int(p) for p in ports), []).append(pod.name)  # type: ignore[arg-type]
+    meta = _meta(service.name, service.namespace, {})
+    obj: dict[str, Any] = {"apiVersion": "v1", "kind": "Endpoints", "metadata": meta}
+    if subsets:
+        obj["subsets"] = [{"addresses": [{"targetRef": {"kind": "Pod", "name": n}} for n in names],
+                           "ports": [{"port": p} for p in ports]} for ports, names in subsets.items()]
+    return obj
+
+
 # --------------------------------------------------------------------------------------
 # kubectl get
 # --------------------------------------------------------------------------------------
 def pod_columns(show_labels: bool = True) -> list[tuple[str, str]]:
     cols = [("NAME", ".metadata.name")]
     return cols + [("LABELS", ".metadata.labels")] if show_labels else cols
+
+
+ENDPOINTS_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("NAME", ".metadata.name"),
+    ("PODS", ".subsets[*].addresses[*].targetRef.name"),
+    ("PORTS", ".subsets[*].ports[*].port"),
+)
+"""kubectl's own ``get endpoints`` columns are NAME, ENDPOINTS (``ip:port,...``) and AGE, which
+differ on every cluster; these custom columns name the pods and ports instead."""
+
+
+def get_endpoints(objects: Iterable[Mapping[str, Any]]) -> str:
+    """``kubectl get endpoints -o custom-columns=NAME:...,PODS:...targetRef.name,PORTS:...port``.
+
+    ``<none>`` in PODS and PORTS for a Service whose selector picks no (fitting) pod.
+    """
+    return custom_columns(objects, ENDPOINTS_COLUMNS)
+
+
+def get_endpoints_command(name: str | None = None, namespace: str | None = None) -> str:
+    """The command whose output is :func:`get_endpoints` (of one Service, or all of a namespace)."""
+    parts = ["kubectl", "get", "endpoints"] + ([name] if name else [])
+    if namespace and namespace != "default":
+        parts += ["-n", namespace]
+    return " ".join(parts + ["-o", "custom-columns=" + shlex.quote(custom_columns_spec(ENDPOINTS_COLUMNS))])
 
 
 def get_pods(pods: Iterable[Pod], show_labels: bool = True) -> str:
@@ -722,7 +775,9 @@ def apply_command(path: str, namespace: str | None = None) -> str:
 
 
 def delete_command(kind: str, name: str, namespace: str | None = None) -> str:
-    return _with_namespace(["kubectl", "delete", _kind_word(kind), name], namespace)
+    """``kubectl delete pod web -n prod``; a cluster-scoped kind (a namespace) takes no ``-n``."""
+    return _with_namespace(["kubectl", "delete", _kind_word(kind), name], namespace if kind_info(kind).namespaced
+                           else None)
 
 
 def label_command(
@@ -816,9 +871,12 @@ __all__ = [
     "deleted",
     "describe_networkpolicy",
     "describe_networkpolicy_command",
+    "endpoints_object",
     "exec_failed",
     "expose_command",
     "format_label_selector",
+    "get_endpoints",
+    "get_endpoints_command",
     "get_namespaces",
     "get_namespaces_command",
     "get_networkpolicies",

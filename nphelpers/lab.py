@@ -22,7 +22,6 @@ mistake is one :class:`~nphelpers.errors.NphelpersError` line, never a traceback
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -220,7 +219,10 @@ class Lab:
 
     def _apply(self, marked: Sequence[dict[str, Any]], verb: str) -> list[str]:
         """Apply prepared objects all or nothing; print the facts as kubectl's lines."""
-        facts = self.backend.apply(marked)
+        try:
+            facts = self.backend.apply(marked)
+        finally:
+            self._changed()
         for obj in marked:
             meta = obj["metadata"]
             self._namespaces.setdefault(str(meta["name"] if obj["kind"] == "Namespace" else meta["namespace"]))
@@ -377,7 +379,10 @@ class Lab:
             ref = self._ref(name, namespace, info.word)
             target, ns = ref.name, ref.namespace
         self._cmd(kubectl.delete_command(info.kind, target, ns))
-        fact = self.backend.delete(info.kind, target, ns or "default")
+        try:
+            fact = self.backend.delete(info.kind, target, ns or "default")
+        finally:
+            self._changed()
         if info.kind == "Namespace" and fact.found and target != self.namespace:
             self._namespaces.pop(target, None)
         self._show([fact], "delete")
@@ -401,7 +406,11 @@ class Lab:
             ref = self._ref(target, namespace, "pod")
             name, ns = ref.name, ref.namespace
         self._cmd(kubectl.label_command(info.kind, name, labels, namespace=ns))
-        self._show([self.backend.label(info.kind, name, labels, ns or "default")], "label")
+        try:
+            fact = self.backend.label(info.kind, name, labels, ns or "default")
+        finally:
+            self._changed()
+        self._show([fact], "label")
 
     def unlabel(self, target: str, *keys: str, kind: str = "pod", namespace: str | None = None) -> None:
         """``kubectl label pod POD key-``: remove labels."""
@@ -463,6 +472,61 @@ class Lab:
         """The pods (names) the policy ``name`` selects, that is, isolates (all in its namespace)."""
         policy = self.policy(name, namespace=namespace)
         return [p.name for p in self._in_lab(self.state().pods, [policy.namespace]) if policy.selects(p)]
+
+    def get_endpoints(self, name: str | None = None, *, namespace: str | None = None) -> None:
+        """``kubectl get endpoints [NAME]``: which pods (and ports) stand behind each Service.
+
+        Printed as custom columns naming the pods rather than their addresses (which differ
+        between clusters); a Service whose selector matches no pod shows ``<none>``. Without
+        ``name``, one table per lab namespace (or ``namespace``).
+        """
+        state = self.state()
+        if name is not None:
+            ref = self._ref(name, namespace, "service")
+            service = state.services.get(ref.key)
+            obj = kubectl.endpoints_object(state, service) if service is not None else None
+            if obj is None:  # no Service, or one without a selector: no controller-made Endpoints
+                raise NotFoundError(f'Error from server (NotFound): endpoints "{ref.name}" not found'
+                                    f' in namespace "{ref.namespace}"')
+            self._cmd(kubectl.get_endpoints_command(ref.name, ref.namespace))
+            self._say(kubectl.get_endpoints([obj]))
+            return
+        for ns in [self._ns(namespace)] if namespace is not None else self.namespaces:
+            found = [kubectl.endpoints_object(state, s) for s in self._in_lab(state.services, [ns])]
+            objects = [o for o in found if o is not None]
+            self._cmd(kubectl.get_endpoints_command(None, ns))
+            self._say(kubectl.get_endpoints(objects) if objects else f"No resources found in {ns} namespace.")
+
+    def policy_yaml(self, name: str, *, namespace: str | None = None) -> str:
+        """The policy ``name`` as YAML, the way an author writes it: the same text on both backends.
+
+        What the policy editor starts with; give it to :meth:`check` to check the policy in force.
+        Left out: what the apiserver adds (``uid``, ``resourceVersion``, ``creationTimestamp``...),
+        the lab's label and namespace, and the defaults it fills in (``policyTypes`` when it is
+        the default, a port's ``protocol: TCP``), so re-applying it changes nothing that matters.
+        """
+        import yaml
+
+        policy = self.policy(name, namespace=namespace)
+        manifest = _json_copy(policy.manifest or {})
+        old = manifest.get("metadata") or {}
+        meta: dict[str, Any] = {"name": old.get("name", policy.name)}
+        labels = {k: v for k, v in (old.get("labels") or {}).items() if k != MANAGED_BY}
+        if labels:
+            meta["labels"] = labels
+        if old.get("annotations"):
+            meta["annotations"] = old["annotations"]
+        spec = manifest.get("spec") or {}
+        default_types = ["Ingress", "Egress"] if spec.get("egress") else ["Ingress"]
+        if spec.get("policyTypes") == default_types:
+            del spec["policyTypes"]
+        for direction in ("ingress", "egress"):
+            for rule in spec.get(direction) or []:
+                for port in rule.get("ports") or []:
+                    if port.get("protocol") == "TCP":
+                        del port["protocol"]
+        out = {k: v for k, v in manifest.items() if k not in ("metadata", "spec", "status")}
+        return yaml.safe_dump({**out, "metadata": meta, "spec": spec}, sort_keys=False, default_flow_style=False)
 
     # -- traffic ----------------------------------------------------------------------
     def _url(self, target: str, port: int | None, path: str | None = None) -> str:
@@ -734,7 +798,8 @@ class Lab:
     def widget(self, pods: Sequence[str] | None = None, port: int | str = 80, **options: Any) -> Any:
         """Checkboxes that toggle labels on the lab's pods, with the matrix and probes updating live.
 
-        ``options`` go to :class:`nphelpers.widgets.LabelToggles` (``labels``, ``target``, ``image_format``...).
+        ``options`` go to :class:`nphelpers.widgets.LabelToggles` (``labels``, ``target``,
+        ``clients``, ``matrix_format``...).
         """
         from .widgets import LabelToggles
 
@@ -756,7 +821,10 @@ class Lab:
         for each of the lab's namespaces, then ``kubectl delete namespace NS`` for each namespace
         the lab created (a namespace that holds objects nphelpers did not create is kept).
         """
-        facts = self.backend.cleanup()
+        try:
+            facts = self.backend.cleanup()
+        finally:
+            self._changed()
         order = {k: info.cleanup_order for k, info in KINDS.items()}
         objects = sorted((f for f in facts if f.kind != "Namespace"),
                          key=lambda f: (order[f.kind], f.name))
@@ -811,25 +879,7 @@ class Lab:
 
         return predict(self, blocked, port=port, protocol=protocol, after=after, pods=pods, say=self._say)
 
-    # -- added for lesson 02 and its widgets (issue 9); kept apart so that it merges -------
-    def get_endpoints(self, name: str | None = None) -> None:
-        """``kubectl get endpoints [NAME]``: which pods (and ports) stand behind each Service.
-
-        Printed as custom columns naming the pods rather than their addresses (which differ
-        between clusters); a Service whose selector matches no pod shows ``<none>``.
-        """
-        from .lesson02 import endpoints_objects, get_endpoints, get_endpoints_command
-
-        state = self.state()
-        services = self._in_lab(state.services)
-        if name is not None:
-            services = [s for s in services if s.name == name]
-            if not services:
-                raise NotFoundError(f'endpoints "{name}" not found in namespace "{self.namespace}"')
-        self._cmd(get_endpoints_command(name, self.namespace))
-        objects = endpoints_objects(state, services)
-        self._say(get_endpoints(objects) if objects else f"No resources found in {self.namespace} namespace.")
-
+    # -- what widgets need: change notifications, captured output --------------------------
     @property
     def probes_take_seconds(self) -> bool:
         """True on a live cluster, where every probe really runs in a pod (widgets probe on demand there)."""
@@ -887,30 +937,13 @@ class _Lines:
         pass
 
 
-def _notifies(verb: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a changing verb so that the lab's listeners hear of it once, after the outermost call."""
-
-    @functools.wraps(verb)
-    def wrapper(self: Lab, *args: Any, **kwargs: Any) -> Any:
-        depth = self.__dict__.get("_verb_depth", 0)
-        self.__dict__["_verb_depth"] = depth + 1
-        try:
-            return verb(self, *args, **kwargs)
-        finally:
-            self.__dict__["_verb_depth"] = depth
-            if depth == 0:
-                self._changed()
-
-    return wrapper
-
-
-# The verbs that may change the cluster (those a Lab defines; namespace verbs once it has them).
-CHANGING_VERBS = ("run", "expose", "apply", "apply_objects", "delete", "label", "unlabel", "cleanup",
-                  "create_namespace", "delete_namespace", "label_namespace", "unlabel_namespace")
-for _verb in CHANGING_VERBS:
-    if _verb in vars(Lab):
-        setattr(Lab, _verb, _notifies(vars(Lab)[_verb]))
-
+def _json_copy(value: Any) -> Any:
+    """A deep copy of a manifest (dicts, lists, scalars)."""
+    if isinstance(value, Mapping):
+        return {k: _json_copy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_copy(v) for v in value]
+    return value
 
 
 def _namespace_name(name: Any) -> str:

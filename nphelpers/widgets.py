@@ -786,20 +786,12 @@ class LabelToggles:
 
 # -- policy editor ---------------------------------------------------------------------
 def _policy_yaml(lab: Lab, name: str | None) -> str:
-    """The YAML of the policy in force (``name``, or the lab's only policy), as its author wrote it."""
-    import yaml
-
-    policies = {p.name: p for p in lab.state().policies.values() if p.namespace == lab.namespace}
-    policy = policies.get(name) if name else (next(iter(policies.values())) if len(policies) == 1 else None)
-    if policy is None or not policy.manifest:
+    """The YAML of the policy in force (``name``, or the lab's only policy in its namespace); ``""`` if none."""
+    names = [p.name for p in lab.state().policies.values() if p.namespace == lab.namespace]
+    chosen = name if name else (names[0] if len(names) == 1 else None)
+    if chosen is None or chosen not in names:
         return ""
-    manifest = dict(policy.manifest)
-    meta = {k: v for k, v in (manifest.get("metadata") or {}).items() if k not in ("namespace", "labels")}
-    labels = {k: v for k, v in ((manifest.get("metadata") or {}).get("labels") or {}).items() if k != MANAGED_BY}
-    if labels:
-        meta["labels"] = labels
-    manifest["metadata"] = meta
-    return yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False)
+    return lab.policy_yaml(chosen)
 
 
 class PolicyEditor:

@@ -67,7 +67,8 @@ def test_every_solution_file_belongs_to_an_exercise() -> None:
 
 def test_the_plan_s_lessons_have_exercises() -> None:
     assert {e.lesson for e in EXERCISES.values()} == {"01", "02", "02a", "03", "04", "06", "07"}
-    assert len([e for e in EXERCISES.values() if e.lesson == "02"]) == 3  # real-world examples 2-4
+    # real-world examples 2-4, the recipe's acceptance criteria, the policy-editor exercise
+    assert len([e for e in EXERCISES.values() if e.lesson == "02"]) == 5
 
 
 # -- typical wrong answers, and the hint each gets first ---------------------------------------
@@ -186,13 +187,33 @@ WRONG = [
      "other/client gets in"),
 ]
 
+# lesson 02's own exercises: the acceptance criteria (the lesson's mistakes as answers) and the editor's
+API = "podSelector: {matchLabels: {app: bookstore, role: api}}"
+WRONG_02 = [
+    ("02-api-allow", "mistake 4: a rule without from", policy("api-allow", "{" + API + ", ingress: [{}]}"),
+     "`- {}` under `ingress:` is a rule without `from`"),
+    ("02-api-allow", "mistake 6: the Service's port", policy("api-allow", "{" + API + ", ingress: [{from: ["
+     + peer("app: bookstore") + "], ports: [{port: 8080}]}]}"), "test-allowed is shut out on port 80"),
+    ("02-api-allow", "mistake 1: a label typo", policy("api-allow", "{podSelector: {matchLabels: "
+     "{app: book-store, role: api}}, ingress: [{from: [" + peer("app: bookstore") + "]}]}"),
+     "test-blocked still gets in"),
+    ("02-api-allow", "another name", policy("api-allow-bookstore", "{" + API + ", ingress: [{from: ["
+     + peer("app: bookstore") + "]}]}"), "The policy must be called api-allow"),
+    ("02-frontend-only", "unchanged", policy("api-allow", "{" + API + ", ingress: [{from: ["
+     + peer("app: bookstore") + "]}]}"), "test-bookstore (app=bookstore, no role) still gets in"),
+    ("02-frontend-only", "role only", policy("api-allow", "{" + API + ", ingress: [{from: ["
+     + peer("role: frontend") + "]}]}"), "test-other-frontend (app=other, role=frontend) gets in"),
+    ("02-frontend-only", "the target changed", policy("api-allow", "{podSelector: {matchLabels: {role: frontend}}, "
+     "ingress: [{from: [" + peer("app: bookstore, role: frontend") + "]}]}"), "test-blocked (app=other) gets in"),
+]
 
 def wrong(exercise_id: str, mistake: str) -> str:
     """The answer of one typical mistake of WRONG."""
     return next(w[2] for w in WRONG if w[:2] == (exercise_id, mistake))
 
 
-@pytest.mark.parametrize(("exercise_id", "mistake", "answer", "hint"), WRONG, ids=[f"{w[0]}: {w[1]}" for w in WRONG])
+@pytest.mark.parametrize(("exercise_id", "mistake", "answer", "hint"), WRONG + WRONG_02,
+                         ids=[f"{w[0]}: {w[1]}" for w in WRONG + WRONG_02])
 def test_typical_wrong_answer_fails_with_the_right_hint(exercise_id: str, mistake: str, answer: str, hint: str) -> None:
     lab, out = started(exercise_id)
     result = lab.check(exercise_id, answer)
@@ -202,15 +223,18 @@ def test_typical_wrong_answer_fails_with_the_right_hint(exercise_id: str, mistak
     printed = out.getvalue()
     assert f"hint: {result.hint}" in printed
     assert "✗" in printed and "✓ " + exercise_id not in printed
-    if result.applied:  # a goal failure lists the differing connections, as data and as text
-        assert result.cells
+    if result.applied:  # a goal failure lists the differing connections (or the goals missed), as data and text
+        missed = [f for f in result.findings if not f.ok and not f.cells]
+        assert result.cells or missed
+        for finding in missed:
+            assert f"  {finding.text}" in printed
         for cell in result.cells[: X.MAX_CELLS_SHOWN]:
             assert cell.describe(lab.namespace) in printed
 
 
 def test_every_exercise_has_two_typical_mistakes() -> None:
     counts = {e: 0 for e in EXERCISES}
-    for exercise_id, *_ in WRONG:
+    for exercise_id, *_ in WRONG + WRONG_02:
         counts[exercise_id] += 1
     assert min(counts.values()) >= 2, counts
 
@@ -541,7 +565,7 @@ def _live_backend() -> Any:
 def test_live_backend_prints_what_the_simulator_prints(exercise_id: str) -> None:
     """Start, a typical mistake, the reference: the same text and verdicts on the live backend (fake API)."""
     ex = EXERCISES[exercise_id]
-    mistake = next(answer for eid, _, answer, _ in WRONG if eid == exercise_id)
+    mistake = next(answer for eid, _, answer, _ in WRONG + WRONG_02 if eid == exercise_id)
     printed, verdicts = [], []
     for backend in (_live_backend(), "simulated"):
         out = io.StringIO()
@@ -552,3 +576,31 @@ def test_live_backend_prints_what_the_simulator_prints(exercise_id: str) -> None
         printed.append(out.getvalue().split("\n", 1)[1])  # the first line names the backend
     assert verdicts == [[False, True], [False, True]]
     assert printed[0] == printed[1]
+
+
+# -- lesson 02: the acceptance criteria as goals, the editor exercise in the lesson's lab ----------
+def test_acceptance_criteria_are_the_recipe_s_words_and_each_can_fail() -> None:
+    lab, _ = started("02-api-allow")
+    result = lab.check("02-api-allow", SOLUTIONS / "02-api-allow.yaml")
+    titles = [line[2:] for line in result.explain().splitlines()[:7]]
+    assert titles == [g.title for g in EXERCISES["02-api-allow"].goals] and result
+    lab.label("apiserver", "role-")  # the deployment step broken: the pod falls out of policy and Service
+    failed = lab.check("02-api-allow", SOLUTIONS / "02-api-allow.yaml")
+    missed = {f.piece: f.text for f in failed.findings if not f.ok}
+    assert not failed and set(missed) >= {"HasLabels", "Serves", "Selects", "Probe", "Matrix"}
+    assert "goals not met:" in str(failed) and "its endpoints are none" in str(failed)
+
+
+def test_frontend_only_in_the_lesson_lab_adds_only_the_two_clients() -> None:
+    from nphelpers.lessons import deploy_lesson_02
+
+    out = io.StringIO()
+    lab = Lab(backend="simulated", namespace="lesson-02", out=out)
+    deploy_lesson_02(lab)
+    out.truncate(0)
+    out.seek(0)
+    lab.start_exercise("02-frontend-only")
+    runs = [line for line in out.getvalue().splitlines() if line.startswith("$ ")]
+    assert [r.split()[3] for r in runs] == ["test-bookstore", "test-other-frontend"]
+    assert not lab.check("02-frontend-only", lab.policy_yaml("api-allow"))  # the policy in force, unedited
+    assert lab.check("02-frontend-only", SOLUTIONS / "02-frontend-only.yaml")

@@ -393,6 +393,9 @@ def test_run_wget_apply_delete_commands():
     )
     assert k.apply_command("api-allow.yaml") == "kubectl apply -f api-allow.yaml"
     assert k.delete_command("netpol", "api-allow") == "kubectl delete networkpolicy api-allow"
+    # a namespace is cluster-scoped: kubectl delete namespace takes no -n
+    assert k.delete_command("namespace", "prod", "lesson-02") == "kubectl delete namespace prod"
+    assert k.delete_command("pod", "web", "prod") == "kubectl delete pod web -n prod"
 
 
 # -- busybox / nginx ---------------------------------------------------------------------

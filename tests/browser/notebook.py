@@ -189,6 +189,15 @@ class NotebookPage:
         )
         return {i: text for i, text in enumerate(found) if text}
 
+    def stderr_outputs(self) -> dict[int, str]:
+        """Code cell index -> everything it printed on stderr (an error line, a warning, a traceback)."""
+        found = self.code_cells().evaluate_all(
+            """cells => cells.map(c => [...c.querySelectorAll(
+                   '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
+                 .map(o => o.innerText).join('\\n'))"""
+        )
+        return {i: text for i, text in enumerate(found) if text.strip()}
+
     def output_area(self, index: int) -> Locator:
         return self.code_cells().nth(index).locator(".jp-OutputArea")
 
