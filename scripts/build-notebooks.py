@@ -10,7 +10,7 @@ the outputs that nbval compares:
 
     scripts/build-notebooks.py                      # every source in notebooks/src/
     scripts/build-notebooks.py notebooks/src/01-*.md
-    VENV=/work/main/.venv scripts/execute-notebooks.sh notebooks/01-*.ipynb
+    scripts/execute-notebooks.sh notebooks/01-*.ipynb
 """
 
 from __future__ import annotations
