@@ -55,7 +55,7 @@ def pod(name: str, labels: dict[str, str], *, image: str = "busybox", ports: tup
         container["ports"] = [{"containerPort": p} if isinstance(p, int) else {"containerPort": p[0], "name": p[1]}
                               for p in ports]
     else:
-        container["command"] = ["sleep", "3600"]
+        container["args"] = ["sleep", "3600"]  # as `kubectl run ... -- sleep 3600` sets it
     return {"apiVersion": "v1", "kind": "Pod", "metadata": _meta(name, labels, namespace),
             "spec": {"containers": [container]}}
 
