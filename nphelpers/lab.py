@@ -770,10 +770,7 @@ class Lab:
     def _compare(self, port: int | str) -> tuple[Reachability, Reachability]:
         predicted = self.matrix(port)
         observed = self.observe(port)
-        wrong = [
-            (src, dst) for i, src in enumerate(predicted.pods) for j, dst in enumerate(predicted.pods)
-            if predicted.allowed[i, j] != observed.allowed[i, j]
-        ]
+        wrong = [(src, dst) for src, dst, _, _ in predicted.diff(observed)]
         total = len(predicted.pods) ** 2
         if not wrong:
             self._say(f"observed = predicted on all {total} pairs ({predicted.port}/TCP)")

@@ -91,6 +91,21 @@ class Reachability:
             return i == j or bool(self._rows[self._class_of[i]] >> self._class_of[j] & 1)
         return bool(self.allowed[i, j])
 
+    def diff(self, other: Reachability) -> list[tuple[str, str, bool, bool]]:
+        """Cells whose verdict differs: ``(source, destination, allowed here, allowed in other)``, row-major.
+
+        The one comparison of two matrices (before/after a change, predicted/observed); both must
+        cover the same pods, their ports may differ.
+        """
+        if list(self.pods) != list(other.pods):
+            only_a = sorted(set(self.pods) - set(other.pods))[:3]
+            only_b = sorted(set(other.pods) - set(self.pods))[:3]
+            raise ValueError(f"matrices cover different pods (only in first: {only_a}, only in second: {only_b})")
+        mine, theirs = set(self.pairs()), set(other.pairs())
+        pods = {name: i for i, name in enumerate(self.pods)}
+        cells = sorted(mine ^ theirs, key=lambda cell: (pods[cell[0]], pods[cell[1]]))
+        return [(src, dst, (src, dst) in mine, (src, dst) in theirs) for src, dst in cells]
+
     def pairs(self) -> list[tuple[str, str]]:
         """Every allowed (source, destination), sorted."""
         pods = self.pods

@@ -74,17 +74,8 @@ _NOISE_DOMAINS = ("kubernetes.io", "k8s.io")
 
 
 def diff_cells(a: Reachability, b: Reachability) -> list[tuple[str, str, bool, bool]]:
-    """Cells whose verdict differs: ``(source, destination, a_allowed, b_allowed)``, row-major.
-
-    Both matrices must cover the same pods (e.g. before/after a change, or predicted vs
-    observed); their ports may differ.
-    """
-    _check_same_pods(a, b)
-    rows, cols = np.nonzero(a.allowed != b.allowed)
-    return [
-        (a.pods[i], a.pods[j], bool(a.allowed[i, j]), bool(b.allowed[i, j]))
-        for i, j in zip(rows.tolist(), cols.tolist(), strict=True)
-    ]
+    """Cells whose verdict differs: ``(source, destination, a_allowed, b_allowed)`` (:meth:`Reachability.diff`)."""
+    return a.diff(b)
 
 
 def pod_label_text(labels: Mapping[str, str], width: int = 34) -> str:
@@ -486,8 +477,3 @@ def _policy_line(keys: Sequence[str], width: int, most: int = 8) -> str:
     return textwrap.fill(f"{noun}: " + ", ".join(shown), width=width, break_on_hyphens=False)
 
 
-def _check_same_pods(a: Reachability, b: Reachability) -> None:
-    if list(a.pods) != list(b.pods):
-        only_a = sorted(set(a.pods) - set(b.pods))[:3]
-        only_b = sorted(set(b.pods) - set(a.pods))[:3]
-        raise ValueError(f"matrices cover different pods (only in first: {only_a}, only in second: {only_b})")

@@ -114,11 +114,7 @@ def _changed_cells(before: Reachability | None, after: Reachability) -> list[tup
     """``(source, destination, was_allowed, now_allowed)`` for every cell that flipped."""
     if before is None or list(before.pods) != list(after.pods):
         return []
-    rows, cols = (before.allowed != after.allowed).nonzero()
-    return [
-        (after.pods[i], after.pods[j], bool(before.allowed[i, j]), bool(after.allowed[i, j]))
-        for i, j in zip(rows.tolist(), cols.tolist(), strict=True)
-    ]
+    return before.diff(after)
 
 
 def _short(key: str) -> str:
