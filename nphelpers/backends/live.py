@@ -925,17 +925,21 @@ class LiveBackend:
             host = ".".join(labels) + colon + port
         return scheme + sep + host + slash + path
 
-    def _probe(self, lesson_ns: str, real_ns: str, pod: str, url: str, timeout: int) -> ProbeResult:
-        command = ["sh", "-c", wget_script(self._real_url(url), timeout)]
-        shown = kubectl.wget_command(pod, url, timeout=timeout, namespace=lesson_ns)  # as the simulator shows it
+    def _exec(self, lesson_ns: str, real_ns: str, pod: str, command: list[str], timeout: float) -> str:
+        """Run ``command`` in a lab pod; a missing pod is kubectl's NotFound, other refusals one line."""
         try:
-            raw = self.api.exec(real_ns, pod, command, timeout=timeout + EXEC_GRACE)
+            return self.api.exec(real_ns, pod, command, timeout=timeout)  # type: ignore[no-any-return]
         except Exception as err:
             if not _is_api_error(err):
                 raise
             if self._read("Pod", real_ns, pod) is None:
                 raise self._not_found("Pod", lesson_ns, pod) from None
             raise BackendError(f"exec in pod {real_ns}/{pod} failed: {_api_message(err)}") from None
+
+    def _probe(self, lesson_ns: str, real_ns: str, pod: str, url: str, timeout: int) -> ProbeResult:
+        command = ["sh", "-c", wget_script(self._real_url(url), timeout)]
+        shown = kubectl.wget_command(pod, url, timeout=timeout, namespace=lesson_ns)  # as the simulator shows it
+        raw = self._exec(lesson_ns, real_ns, pod, command, timeout + EXEC_GRACE)
         try:
             outcome, text = parse_wget_output(raw)
         except BackendError as err:
@@ -1039,14 +1043,7 @@ class LiveBackend:
             parse = live_probes.parse_connect_output
         # nc waits up to twice -w after connecting (its select timeout, stdin at its end)
         budget = 3 * probe.timeout + EXEC_GRACE
-        try:
-            raw = self.api.exec(real_ns, pod, ["sh", "-c", script], timeout=budget)
-        except Exception as err:
-            if not _is_api_error(err):
-                raise
-            if self._read("Pod", real_ns, pod) is None:
-                raise self._not_found("Pod", lesson_ns, pod) from None
-            raise BackendError(f"exec in pod {real_ns}/{pod} failed: {_api_message(err)}") from None
+        raw = self._exec(lesson_ns, real_ns, pod, ["sh", "-c", script], budget)
         try:
             outcome, text, code = parse(raw)
         except BackendError as err:
