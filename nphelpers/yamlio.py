@@ -46,8 +46,8 @@ _SENTINEL = "--- 0\n...\n"  # makes the result a list of documents even for one 
 # Tokens either reader may take for a non-string (yaml_rs leniently: underscores anywhere,
 # 0X/0O/0B prefixes, infinity spelled out), and words YAML 1.1 reads as booleans.
 _NUMBER_LIKE = re.compile(
-    r"[-+]?[_0-9]*(?:\.[_0-9]*)?(?:[eE][-+]?[_0-9]*)?"  # decimal and float forms
-    r"|[-+]?[_0]*[xXoObB][_0-9a-fA-F]*"  # hexadecimal, octal, binary
+    r"[-+]?[_0-9]*(?:\.[_0-9]*)?(?:[eE][-+]?[_0-9]*[0-9][_0-9]*)?"  # decimal and float forms
+    r"|[-+]?[_0]*0[_0]*(?:[xX][_0-9a-fA-F]*|[oO][_0-7]*|[bB][_01]*)"  # hexadecimal, octal, binary
     r"|[-+]?\.?(?:inf|Inf|INF|nan|NaN|NAN|infinity|Infinity|INFINITY)"
     r"|[-+]?[_0-9]+(?::[_0-9]*)+(?:\.[_0-9]*)?"  # base 60
     r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt].*)?"  # dates and times
