@@ -118,8 +118,21 @@ def _plain_text(text: str) -> bool:
             return False
     if count("---") > MAX_FAST_DOCUMENTS:
         return False
-    first = _FIRST
-    return not any(_suspect(t) for t in set(text.split()) if t[0] in first or t.rstrip(":") in _WORDS)
+    # Whether a token is suspect depends on the token alone, and most tokens repeat from file
+    # to file (keys, kinds, images): only tokens not already found harmless are looked at.
+    new = set(text.split())
+    new -= _HARMLESS
+    first, words = _FIRST, _WORDS
+    for t in new:
+        if (t[0] in first or t.rstrip(":") in words) and _suspect(t):
+            return False
+    if len(_HARMLESS) < _MAX_HARMLESS:
+        _HARMLESS.update(new)
+    return True
+
+
+_HARMLESS: set[str] = set()  # tokens _plain_text found harmless, this process; bounded by _MAX_HARMLESS
+_MAX_HARMLESS = 200_000  # (plus one text's tokens): a few MiB
 
 
 def _suspect(token: str) -> bool:
