@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nca-max-pods", type=int, default=1000)
     ap.add_argument("--nca-timeout", type=float, default=900)
     ap.add_argument("--repeat", type=int, default=1, help="keep the fastest of R runs of nphelpers and the floor")
+    ap.add_argument("--no-bytecode", action="store_true",
+                    help="keep PYTHONDONTWRITEBYTECODE if set: every run compiles nphelpers' sources again")
     ap.add_argument("--floor", nargs="+", metavar="ARG", help=argparse.SUPPRESS)  # the floor process itself
     args = ap.parse_args(argv)
     if args.floor:
@@ -95,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     env_python = sys.executable
     os.environ["PYTHONPATH"] = str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    if not args.no_bytecode:
+        # An installed package runs from compiled bytecode; with PYTHONDONTWRITEBYTECODE set
+        # (as in some shells and CI jobs) every run would compile ~30 ms of sources again.
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        subprocess.run([env_python, "-c", "import nphelpers.cli, nphelpers.matrix, nphelpers.manifests"], check=True)
     nca = nca_command(NCA_VENV)
     print("| generator | pods/policies | nphelpers s (CPU) | MiB | floor s (CPU) | MiB | ratio | -o classes s | MiB "
           "| classes output | nca s | nca MiB | json bytes | sha256 |")

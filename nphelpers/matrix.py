@@ -162,25 +162,34 @@ class Reachability:
                     first = False
             yield b"]}"
             return
+        # One template per distinct row: every pair with the source's name left as a NUL byte
+        # (a JSON-quoted name never holds one), filled in by one bytes.replace per pod, in C.
         class_of, rows = self._class_of, self._rows
         members: list[list[int]] = [[] for _ in rows]
         for i, c in enumerate(class_of):
             members[c].append(i)
-        by_row: dict[int, tuple[list[int], list[bytes]]] = {}
+        by_row: dict[int, tuple[list[int], list[bytes], bytes]] = {}
+        hole = b"\x00"
         for i, c in enumerate(class_of):
             row = rows[c]
             known = by_row.get(row)
             if known is None:
                 idx = sorted(j for d in _bits(row) for j in members[d])
-                known = by_row[row] = (idx, [quoted[j] for j in idx])
-            idx, q = known
-            if not row >> c & 1:  # the pod itself, always allowed
+                q = [quoted[j] for j in idx]
+                known = by_row[row] = (idx, q, b"[\x00, " + b"], [\x00, ".join(q) + b"]")
+            idx, q, template = known
+            me = quoted[i]
+            if row >> c & 1:
+                text = template.replace(hole, me)
+            else:  # the pod itself, always allowed, in its sorted place
                 at = bisect.bisect_left(idx, i)
-                q = [*q[:at], quoted[i], *q[at:]]
-            head = b"[" + quoted[i] + b", "
-            text = head + (b"], " + head).join(q) + b"]"
-            yield text if first else b", " + text
-            first = False
+                head = b"[" + me + b", "
+                text = head + (b"], " + head).join([*q[:at], me, *q[at:]]) + b"]"
+            if first:
+                first = False
+            else:
+                yield b", "
+            yield text
         yield b"]}"
 
     def iter_classes_json(self) -> Iterable[str]:

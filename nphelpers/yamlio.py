@@ -46,8 +46,8 @@ _SENTINEL = "--- 0\n...\n"  # makes the result a list of documents even for one 
 # Tokens either reader may take for a non-string (yaml_rs leniently: underscores anywhere,
 # 0X/0O/0B prefixes, infinity spelled out), and words YAML 1.1 reads as booleans.
 _NUMBER_LIKE = re.compile(
-    r"[-+]?[_0-9]*(?:\.[_0-9]*)?(?:[eE][-+]?[_0-9]*)?"  # decimal and float forms
-    r"|[-+]?[_0]*[xXoObB][_0-9a-fA-F]*"  # hexadecimal, octal, binary
+    r"[-+]?[_0-9]*(?:\.[_0-9]*)?(?:[eE][-+]?[_0-9]*[0-9][_0-9]*)?"  # decimal and float forms
+    r"|[-+]?[_0]*0[_0]*(?:[xX][_0-9a-fA-F]*|[oO][_0-7]*|[bB][_01]*)"  # hexadecimal, octal, binary
     r"|[-+]?\.?(?:inf|Inf|INF|nan|NaN|NAN|infinity|Infinity|INFINITY)"
     r"|[-+]?[_0-9]+(?::[_0-9]*)+(?:\.[_0-9]*)?"  # base 60
     r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt].*)?"  # dates and times
@@ -118,8 +118,21 @@ def _plain_text(text: str) -> bool:
             return False
     if count("---") > MAX_FAST_DOCUMENTS:
         return False
-    first = _FIRST
-    return not any(_suspect(t) for t in set(text.split()) if t[0] in first or t.rstrip(":") in _WORDS)
+    # Whether a token is suspect depends on the token alone, and most tokens repeat from file
+    # to file (keys, kinds, images): only tokens not already found harmless are looked at.
+    new = set(text.split())
+    new -= _HARMLESS
+    first, words = _FIRST, _WORDS
+    for t in new:
+        if (t[0] in first or t.rstrip(":") in words) and _suspect(t):
+            return False
+    if len(_HARMLESS) < _MAX_HARMLESS:
+        _HARMLESS.update(new)
+    return True
+
+
+_HARMLESS: set[str] = set()  # tokens _plain_text found harmless, this process; bounded by _MAX_HARMLESS
+_MAX_HARMLESS = 200_000  # (plus one text's tokens): a few MiB
 
 
 def _suspect(token: str) -> bool:
