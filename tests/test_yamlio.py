@@ -22,6 +22,8 @@ def pyyaml(text: str) -> list[object]:
     "# only", "---\na: 1\n---\n", "---\n-\n  a: 1\n", "a: ~\nb: null\nc: true",
     "labels:\n  monitoring: \"true\"\n  app: web\n", "ports:\n- 80\n- 443\n", "a: {}\nb: []\n", "a: '1.5'\n",
     "name: auth-08d362b25\nhash: 087908ba1\nip: 10.244.0.10\nimage: nginx:1.25\n",
+    # hash-like names that only look like hex, octal, binary or exponent numbers stay on the fast path
+    "hash: bb9e1b23f\nother: 0b2f0b802\nthird: 37012192e\n",
 ])
 def test_agrees_with_pyyaml_where_it_answers(text: str) -> None:
     fast = yamlio.fast_documents(text)
