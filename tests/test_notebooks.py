@@ -402,6 +402,7 @@ def test_stored_outputs_hold_on_the_live_backend(
     monkeypatch.chdir(path.parent)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     backend = LiveBackend("kind-test", api=FakeKube(), namespace="lab")  # type: ignore[arg-type]
+    backend.outside_client = backend.api.dial  # type: ignore[attr-defined]  # "this machine" is the fake's host
     backend.settle = 0.2
     backend._poll_interval = 0.0
     backend._sleep = lambda seconds: None
