@@ -191,18 +191,13 @@ def test_stored_outputs_hold_on_the_live_backend(
     """Every cell, run on the live backend over ``tests/fake_kube.py``, prints its stored stdout
     (the tagged ``Lab(...)`` cell is run on that backend but not compared)."""
     from nphelpers import kubectl
-    from nphelpers.backends.live import LiveBackend
-    from tests.fake_kube import NGINX_PAGE, FakeKube
-    from tests.test_notebooks import _kind_sanitized
+    from tests.fake_kube import NGINX_PAGE
+    from tests.test_notebooks import _kind_sanitized, fake_live_backend
 
     nb = _notebook(source.stem)
     monkeypatch.chdir(NOTEBOOKS)
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    backend = LiveBackend("kind-test", api=FakeKube(), namespace="lab")  # type: ignore[arg-type]
-    backend.outside_client = backend.api.dial  # type: ignore[attr-defined]  # "this machine" is the fake's host
-    backend.settle = 0.2
-    backend._poll_interval = 0.0
-    backend._sleep = lambda seconds: None
+    backend = fake_live_backend()
     scope: dict[str, object] = {"_backend": backend, "_out": _Stdout()}
     differences = []
     for cell in _code(nb):

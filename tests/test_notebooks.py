@@ -385,6 +385,20 @@ class _Stdout:
         sys.stdout.flush()
 
 
+def fake_live_backend() -> Any:
+    """The live backend on the in-memory API of ``tests/fake_kube.py``, with no waiting: the
+    backend every notebook replay runs on ("this machine", for outside requests, is the fake's host)."""
+    from nphelpers.backends.live import LiveBackend
+    from tests.fake_kube import FakeKube
+
+    backend = LiveBackend("kind-test", api=FakeKube(), namespace="lab")  # type: ignore[arg-type]
+    backend.outside_client = backend.api.dial  # type: ignore[attr-defined]
+    backend.settle = 0.2
+    backend._poll_interval = 0.0
+    backend._sleep = lambda seconds: None
+    return backend
+
+
 @pytest.mark.parametrize("path", ALL, ids=_id)
 def test_stored_outputs_hold_on_the_live_backend(
     path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -395,17 +409,12 @@ def test_stored_outputs_hold_on_the_live_backend(
     workflow checks for real; here it catches a backend that prints differently.
     """
     from nphelpers import kubectl
-    from nphelpers.backends.live import LiveBackend
-    from tests.fake_kube import NGINX_PAGE, FakeKube
+    from tests.fake_kube import NGINX_PAGE
 
     nb = _read(path)
     monkeypatch.chdir(path.parent)
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    backend = LiveBackend("kind-test", api=FakeKube(), namespace="lab")  # type: ignore[arg-type]
-    backend.outside_client = backend.api.dial  # type: ignore[attr-defined]  # "this machine" is the fake's host
-    backend.settle = 0.2
-    backend._poll_interval = 0.0
-    backend._sleep = lambda seconds: None
+    backend = fake_live_backend()
     scope: dict[str, object] = {"_backend": backend, "_out": _Stdout()}
     unknown, known = [], set()
     for cell in _code_cells(nb):
