@@ -30,7 +30,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ncatools import HERE, NCA_VENV, ROOT, nca_command, nca_connectivity_argv, run_measured
+from ncatools import HERE, NCA_VENV, ROOT, Measured, nca_command, nca_connectivity_argv, run_measured
 
 OUT = HERE / "out" / "floor"
 
@@ -47,7 +47,7 @@ def floor_main(paths: list[str], sample: str, size: int) -> int:
         with open(name, encoding="utf-8") as fh:
             docs.append(yaml_rs.loads(fh.read(), parse_datetime=False))
     with open(sample, "rb") as fh:
-        block = fh.read(1 << 20)
+        block = fh.read(1 << 18)  # 256 KiB: 1 MiB writes are slower and erratic here (large page-cache folios)
     out = sys.stdout.buffer
     left = size
     while left > 0:
@@ -63,6 +63,13 @@ def _digest(path: Path) -> str:
         while chunk := fh.read(1 << 24):
             h.update(chunk)
     return h.hexdigest()[:16]
+
+
+def _fresh_run(argv: list[str], stdout: Path, stderr: Path) -> Measured:
+    """One measured run, after deleting its previous output and syncing the file system."""
+    stdout.unlink(missing_ok=True)
+    os.sync()
+    return run_measured(argv, stdout, stderr)
 
 
 def _generate(kind: str, pods: int, policies: int) -> Path:
@@ -86,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-nca", action="store_true")
     ap.add_argument("--nca-max-pods", type=int, default=1000)
     ap.add_argument("--nca-timeout", type=float, default=900)
-    ap.add_argument("--repeat", type=int, default=1, help="keep the fastest of R runs of nphelpers and the floor")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="keep the fastest of R runs of nphelpers and of the floor, taken in turns")
     ap.add_argument("--no-bytecode", action="store_true",
                     help="keep PYTHONDONTWRITEBYTECODE if set: every run compiles nphelpers' sources again")
     ap.add_argument("--floor", nargs="+", metavar="ARG", help=argparse.SUPPRESS)  # the floor process itself
@@ -112,16 +120,22 @@ def main(argv: list[str] | None = None) -> int:
             target = _generate(kind, pods, policies)
             out, err = OUT / "nphelpers.json", OUT / "nphelpers.err"
 
-            def best(argv: list[str], stdout: Path, err: Path = err) -> object:
-                runs = [run_measured(argv, stdout, err) for _ in range(args.repeat)]
-                return min(runs, key=lambda run: run.wall_s)
-
-            np_run = best([env_python, "-m", "nphelpers", "matrix", "-f", str(target), "-o", "json"], out)
+            np_argv = [env_python, "-m", "nphelpers", "matrix", "-f", str(target), "-o", "json"]
+            np_run = _fresh_run(np_argv, out, err)  # its output sets the floor's size
             json_size = out.stat().st_size
             digest = _digest(out)
-            fl_run = best([env_python, str(Path(__file__).resolve()), "--floor", str(target), str(out),
-                           str(json_size)], OUT / "floor.out")
+            sample = OUT / "sample.json"
+            with out.open("rb") as fh:
+                sample.write_bytes(fh.read(1 << 20))
+            fl_argv = [env_python, str(Path(__file__).resolve()), "--floor", str(target), str(sample), str(json_size)]
+            fl_run = _fresh_run(fl_argv, OUT / "floor.out", err)
+            # Interleaved, each from the same state: no output file left, nothing dirty to
+            # write back (a previous run's gigabyte would slow the next one's writes).
+            for _ in range(args.repeat - 1):
+                np_run = min(np_run, _fresh_run(np_argv, out, err), key=lambda run: run.wall_s)
+                fl_run = min(fl_run, _fresh_run(fl_argv, OUT / "floor.out", err), key=lambda run: run.wall_s)
             (OUT / "floor.out").unlink()
+            sample.unlink()
             cl_run = run_measured([env_python, "-m", "nphelpers", "matrix", "-f", str(target), "-o", "classes"],
                                   OUT / "classes.json", err)
             classes_size = (OUT / "classes.json").stat().st_size
@@ -138,9 +152,9 @@ def main(argv: list[str] | None = None) -> int:
                     nca_mem = f"{m.peak_rss_mib:.0f}"
                 else:
                     nca_text = "not installed"
-            ratio = np_run.wall_s / fl_run.wall_s  # type: ignore[attr-defined]
-            print(f"| {kind} | {pods:,}/{policies:,} | {np_run.wall_s:.2f} ({np_run.cpu_s:.2f}) | "  # type: ignore[attr-defined]
-                  f"{np_run.peak_rss_mib:.0f} | {fl_run.wall_s:.2f} ({fl_run.cpu_s:.2f}) | "  # type: ignore[attr-defined]
+            ratio = np_run.wall_s / fl_run.wall_s
+            print(f"| {kind} | {pods:,}/{policies:,} | {np_run.wall_s:.2f} ({np_run.cpu_s:.2f}) | "
+                  f"{np_run.peak_rss_mib:.0f} | {fl_run.wall_s:.2f} ({fl_run.cpu_s:.2f}) | "
                   f"{fl_run.peak_rss_mib:.0f} | {ratio:.2f} | {cl_run.wall_s:.2f} | {cl_run.peak_rss_mib:.0f} | "
                   f"{classes_size / 2**20:.1f} MiB | {nca_text} | {nca_mem} | {json_size:,} | {digest} |", flush=True)
     return 0

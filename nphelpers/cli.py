@@ -37,6 +37,16 @@ def _port(text: str) -> int:
     return value
 
 
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid job count {text!r}: expected a number from 1 to 4") from None
+    if not 1 <= value <= 4:
+        raise argparse.ArgumentTypeError(f"invalid job count {value}: expected a number from 1 to 4")
+    return value
+
+
 def _protocol(text: str) -> str:
     value = text.upper()
     if value not in PROTOCOLS:
@@ -59,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="namespace for objects that name none (default: default)")
         p.add_argument("--port", type=_port, default=80, help="destination port (default: 80)")
         p.add_argument("--protocol", type=_protocol, default="TCP", help="TCP, UDP or SCTP (default: TCP)")
+        p.add_argument("-j", "--jobs", type=_jobs, default=None, metavar="N",
+                       help="processes a large load may use (default: NPHELPERS_JOBS, else the CPUs, at most 4)")
 
     m = sub.add_parser("matrix", help="which pod can connect to which (a truth table or JSON)")
     common(m)
@@ -78,11 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(paths: Sequence[str], namespace: str) -> ClusterState:
+def _load(paths: Sequence[str], namespace: str, jobs: int | None) -> ClusterState:
     from .cluster import ClusterState
+    from .forking import default_jobs
     from .manifests import load_paths
 
-    result = load_paths(paths, namespace=namespace)
+    result = load_paths(paths, namespace=namespace, jobs=default_jobs() if jobs is None else jobs)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     return ClusterState.from_objects(result.objects, namespace)
@@ -91,7 +104,7 @@ def _load(paths: Sequence[str], namespace: str) -> ClusterState:
 def cmd_matrix(args: argparse.Namespace) -> int:
     from .matrix import reachability
 
-    state = _load(args.paths, args.namespace)
+    state = _load(args.paths, args.namespace, args.jobs)
     matrix = reachability(state, args.port, args.protocol, pods=sorted(state.pods))
     buffer = getattr(sys.stdout, "buffer", None)
     if args.output == "json" and buffer is not None:  # bytes straight to the file: it can be gigabytes
@@ -117,7 +130,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     from .engine import evaluate, resolve_endpoint
 
-    state = _load(args.paths, args.namespace)
+    state = _load(args.paths, args.namespace, args.jobs)
     source = resolve_endpoint(state, args.source, args.namespace)
     destination = resolve_endpoint(state, args.destination, args.namespace)
     verdict = evaluate(state, source, destination, args.port, args.protocol)

@@ -35,6 +35,8 @@ excerpt of a value.
 
 from __future__ import annotations
 
+import codecs
+import itertools
 import os
 import stat
 from collections.abc import Iterable, Mapping
@@ -75,14 +77,139 @@ class LoadResult:
     notes: list[str] = field(default_factory=list)  # one line per skipped document or item
 
 
-def load_paths(paths: Iterable[str | os.PathLike[str]], namespace: str = "default") -> LoadResult:
-    """Load files and directories (recursively: ``*.yaml``, ``*.yml``), in the order given."""
+def load_paths(paths: Iterable[str | os.PathLike[str]], namespace: str = "default", *,
+               jobs: int = 1) -> LoadResult:
+    """Load files and directories (recursively: ``*.yaml``, ``*.yml``), in the order given.
+
+    With ``jobs`` above 1 (the command line's choice), a large load is shared with forked
+    worker processes where that is safe (:mod:`nphelpers.forking`); the result, notes and
+    errors are the same as in one process.
+    """
     if isinstance(paths, (str, os.PathLike)):  # one path, not an iterable of characters
         paths = [paths]
+    if jobs > 1:
+        paths = list(paths)
+        shared = _load_shared(paths, namespace, jobs)
+        if shared is not None:
+            return shared
     batch = _Batch(namespace)
     for source in _files(paths):
         batch.add_text(_read(source, batch.bytes_left()), source)
     return batch.result()
+
+
+# -- a load shared with workers ---------------------------------------------------------
+MIN_SHARED_FILES = 64  # a directory of many files is shared out by file
+MIN_SHARED_BYTES = 1 << 20  # one file is shared out by document from this size on
+
+_Piece = tuple[str, "str | None"]  # a source and its text, or None: read it
+
+
+def _load_shared(paths: list[str | os.PathLike[str]], namespace: str, jobs: int) -> LoadResult | None:
+    """The load in ``jobs`` processes, or None: too small to share, not safe to fork, or
+    anything unusual (the caller then loads in one process, which also finds the same first
+    error any part found)."""
+    from . import forking
+
+    if not forking.can_fork():
+        return None
+    try:
+        files = list(_files(paths))
+        parts = _share_out(files, jobs)
+    except ManifestError:
+        return None
+    if parts is None:
+        return None
+    workers: list[forking.Worker] = []
+    try:
+        workers = [forking.Worker(_load_part, part, namespace) for part in parts[1:]]
+        mine = _load_part(parts[0], namespace)
+        results = [mine] + [w.result() for w in workers]
+    except (ManifestError, forking.WorkerFailed):
+        forking.stop_all(workers)
+        return None
+    except BaseException:
+        forking.stop_all(workers)
+        raise
+    return _merge(results, one_file=parts[0][0][1] is not None)
+
+
+def _share_out(files: list[str], jobs: int) -> list[list[_Piece]] | None:
+    """Contiguous parts of the load, one per process: runs of files, or pieces of one big file
+    cut between documents (at a ``---`` line)."""
+    if len(files) >= MIN_SHARED_FILES:
+        step = -(-len(files) // jobs)
+        return [[(f, None) for f in files[i:i + step]] for i in range(0, len(files), step)]
+    if len(files) != 1:
+        return None
+    text = _read(files[0])
+    if len(text) < MIN_SHARED_BYTES:
+        return None
+    cuts = [0]
+    for k in range(1, jobs):
+        at = text.find("\n---\n", max(cuts[-1], len(text) * k // jobs))
+        if at < 0:
+            break
+        cuts.append(at + 1)  # the piece before ends with its newline, the next starts with ---
+    cuts.append(len(text))
+    if len(cuts) < 3:
+        return None
+    return [[(files[0], text[a:b])] for a, b in itertools.pairwise(cuts)]
+
+
+@dataclass
+class _Part:
+    """One process's part of a shared load: what a batch holds, and the documents of each piece."""
+
+    objects: list[dict]
+    notes: list[_Note]
+    more_notes: int
+    seen: dict[tuple[str, str, str], _Place]
+    documents_used: int
+    nodes_used: int
+    bytes: int
+    pods: int
+    pieces: list[tuple[str, int]]  # (source, documents) per piece, in order
+
+
+def _load_part(pieces: list[_Piece], namespace: str) -> _Part:
+    batch = _Batch(namespace)
+    counted = []
+    for source, text in pieces:
+        if text is None:
+            text = _read(source, batch.bytes_left())
+        counted.append((source, batch.add_text(text, source)))
+    return _Part(batch.objects, batch.notes, batch.more_notes, batch.seen, MAX_DOCUMENTS - batch.budget.documents,
+                 MAX_NODES - batch.budget.nodes, batch.bytes, batch.pods, counted)
+
+
+def _merge(parts: list[_Part], one_file: bool) -> LoadResult | None:
+    """The parts as one batch, or None when one process would have found a problem (a name
+    defined in two parts, a limit of the whole load): it then reports it itself.
+
+    ``one_file``: the parts are pieces of one file, whose documents are numbered on from
+    piece to piece (runs of files need no renumbering; a file named twice counts from 1 twice).
+    """
+    total = _Batch("")
+    offset = 0  # documents of the one file in the pieces merged so far
+    for part in parts:
+        for key, (source, number, prefix, made_by) in part.seen.items():
+            if key in total.seen:
+                return None
+            total.seen[key] = (source, number + offset, prefix, made_by)
+        for source, number, prefix, text in part.notes:
+            total.note(source, number + offset, prefix, text)
+        total.more_notes += part.more_notes
+        total.objects.extend(part.objects)
+        total.budget.documents -= part.documents_used
+        total.budget.nodes -= part.nodes_used
+        total.bytes += part.bytes
+        total.pods += part.pods
+        if one_file:
+            offset += sum(documents for _, documents in part.pieces)
+    if total.budget.documents < 0 or total.budget.nodes < 0 or total.bytes > MAX_INPUT_BYTES or total.pods > MAX_PODS:
+        return None
+    return total.result()
 
 
 def load_text(text: str, source: str = "<string>", namespace: str = "default") -> LoadResult:
@@ -183,22 +310,25 @@ def _read(name: str, budget: int = MAX_INPUT_BYTES) -> str:
         limit = min(MAX_FILE_BYTES, budget)
         if info.st_size > limit:
             raise ManifestError(_too_large(info.st_size), source=name)
-        chunks = []
-        size = 0
-        while size <= limit:  # the size may have changed since fstat: read at most limit + 1 bytes
-            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
-            raise ManifestError(_too_large(size), source=name)
+        # One read of the whole file and one byte more, which tells whether it has grown since
+        # fstat; only a file that grew is read on, up to limit + 1 bytes.
+        data = os.read(fd, info.st_size + 1)
+        if len(data) > info.st_size:
+            chunks = [data]
+            size = len(data)
+            while size <= limit and (chunk := os.read(fd, min(1 << 20, limit + 1 - size))):
+                chunks.append(chunk)
+                size += len(chunk)
+            data = b"".join(chunks)
+        if len(data) > limit:
+            raise ManifestError(_too_large(len(data)), source=name)
     except OSError as err:
         raise ManifestError((err.strerror or str(err)).lower(), source=name) from None
     finally:
         os.close(fd)
     try:
-        return b"".join(chunks).decode("utf-8-sig")  # tolerate a byte order mark
+        # tolerate a byte order mark
+        return data.decode("utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8")
     except UnicodeDecodeError as err:
         raise ManifestError(f"not UTF-8 text (byte {err.start})", source=name) from None
 
@@ -218,35 +348,40 @@ class _Batch:
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
         self.objects: list[dict] = []
-        self.notes: list[str] = []
-        self.seen: dict[tuple[str, str, str], str] = {}
+        # Where things were found, kept as (source, document, prefix, ...) and written out
+        # only when shown, so that a part loaded in a worker can be renumbered (nphelpers.forking).
+        self.notes: list[_Note] = []
+        self.seen: dict[tuple[str, str, str], _Place] = {}
         self.budget = _Budget()
         self.bytes = 0
         self.pods = 0
         self.more_notes = 0  # notes beyond MAX_NOTES, counted only
 
     def result(self) -> LoadResult:
-        notes = self.notes
+        notes = [f"{self._where(source, number, prefix)}{text}" for source, number, prefix, text in self.notes]
         if self.more_notes:
-            notes = [*notes, f"... and {self.more_notes:,} more notes like these"]
+            notes.append(f"... and {self.more_notes:,} more notes like these")
         return LoadResult(self.objects, notes)
 
     def bytes_left(self) -> int:
         return MAX_INPUT_BYTES - self.bytes
 
-    def note(self, text: str) -> None:
+    def note(self, source: str, number: int, prefix: str, text: str) -> None:
         if len(self.notes) < MAX_NOTES:
-            self.notes.append(text)
+            self.notes.append((source, number, prefix, text))
         else:
             self.more_notes += 1
 
-    def add_text(self, text: str, source: str) -> None:
+    def add_text(self, text: str, source: str) -> int:
+        """Validate and keep every document of ``text``; returns how many documents it holds."""
         self.bytes += len(text)
         if self.bytes > MAX_INPUT_BYTES:
             raise ManifestError(_too_large(self.bytes) + " (counting every file of this load)", source=source)
-        for number, doc in enumerate(_parse(text, source, self.budget), start=1):
+        docs = _parse(text, source, self.budget)
+        for number, doc in enumerate(docs, start=1):
             if doc is not None:  # an empty document is counted but holds nothing
                 self.add_document(doc, source, number)
+        return len(docs)
 
     def add_document(self, doc: Any, source: str, number: int) -> None:
         try:
@@ -293,13 +428,13 @@ class _Batch:
             self._count_pods(1 if kind == "DaemonSet" or replicas is None else replicas, prefix + "spec.replicas")
             pods = expand_workload(doc)
             if not pods:
-                self.note(f"{self._where(source, number, prefix)}{made_by} has 0 replicas: no pods")
+                self.note(source, number, prefix, f"{made_by} has 0 replicas: no pods")
             for pod in pods:
                 self._check_generated_name(pod, prefix)
                 self._keep(pod, source, number, prefix, made_by=made_by)
         else:
             shown = kind if len(kind) <= 60 and kind.isprintable() else _show(kind)
-            self.note(f"{self._where(source, number, prefix)}skipped kind {shown} (not used by NetworkPolicy)")
+            self.note(source, number, prefix, f"skipped kind {shown} (not used by NetworkPolicy)")
 
     def _count_pods(self, count: int, field: str) -> None:
         self.pods += count
@@ -333,19 +468,26 @@ class _Batch:
         kind = obj["kind"]
         namespace = "" if kind == "Namespace" else meta.get("namespace") or self.namespace
         key = (kind, namespace, meta["name"])
-        place = f"{source}: document {number}" + (f": {prefix.rstrip('.')}" if prefix else "")
-        if made_by:
-            place += f" ({made_by})"
         first = self.seen.get(key)
         if first is not None:
             shown = f"{namespace}/{meta['name']}" if namespace else meta["name"]
             raise ManifestError(
                 f'duplicate {kind} "{shown}"' + (f" (made by {made_by})" if made_by else "")
-                + f": already defined at {first}",
+                + f": already defined at {_place_text(first)}",
                 field=prefix + "metadata.name",
             )
-        self.seen[key] = place
+        self.seen[key] = (source, number, prefix, made_by)
         self.objects.append(obj)
+
+
+_Note = tuple[str, int, str, str]  # source, document, prefix (items[i].), text
+_Place = tuple[str, int, str, "str | None"]  # source, document, prefix, the workload that made it
+
+
+def _place_text(place: _Place) -> str:
+    source, number, prefix, made_by = place
+    text = f"{source}: document {number}" + (f": {prefix.rstrip('.')}" if prefix else "")
+    return text + (f" ({made_by})" if made_by else "")
 
 
 # -- YAML --------------------------------------------------------------------------------

@@ -57,6 +57,39 @@ class Container:
     ports: tuple[ContainerPort, ...] = ()
 
 
+_Built = tuple[tuple[ContainerPort, ...], str, tuple[Container, ...]]
+_BUILT: dict[str, _Built] = {}  # containers already built, by the repr of their manifest list
+
+
+def _containers(raw: Any) -> _Built:
+    """A pod's container ports, first image and containers, built once per distinct list.
+
+    The replicas of a workload share one container list: its ``repr`` (which tells ``1``
+    from ``True`` and ``"1"``) finds the immutable values built for an equal list before.
+    """
+    key = repr(raw)
+    built = _BUILT.get(key)
+    if built is not None:
+        return built
+    ports: list[ContainerPort] = []
+    containers: list[Container] = []
+    image = ""
+    for c in raw:
+        image = image or str(c.get("image") or "")
+        mine = tuple(ContainerPort(int(p["containerPort"]), str(p.get("protocol") or "TCP"), p.get("name"))
+                     for p in c.get("ports") or ())
+        ports.extend(mine)
+        argv = tuple(str(a) for a in [*(c.get("command") or ()), *(c.get("args") or ())])
+        env = tuple((str(e.get("name")), str(e.get("value") or "")) for e in c.get("env") or () if e.get("name"))
+        containers.append(Container(str(c.get("name") or ""), str(c.get("image") or ""), argv, env, mine))
+    built = (tuple(ports), image, tuple(containers))
+    if len(key) <= 4096:  # bounded: at most 10,000 entries of at most 4 KiB
+        if len(_BUILT) >= 10_000:
+            _BUILT.clear()
+        _BUILT[key] = built
+    return built
+
+
 @dataclass(frozen=True)
 class Pod:
     namespace: str
@@ -82,17 +115,7 @@ class Pod:
         meta = obj["metadata"]
         spec = obj.get("spec") or {}
         status = obj.get("status") or {}
-        ports: list[ContainerPort] = []
-        containers: list[Container] = []
-        image = ""
-        for c in spec.get("containers") or ():
-            image = image or str(c.get("image") or "")
-            mine = [ContainerPort(int(p["containerPort"]), str(p.get("protocol") or "TCP"), p.get("name"))
-                    for p in c.get("ports") or ()]
-            ports.extend(mine)
-            argv = tuple(str(a) for a in [*(c.get("command") or ()), *(c.get("args") or ())])
-            env = tuple((str(e.get("name")), str(e.get("value") or "")) for e in c.get("env") or () if e.get("name"))
-            containers.append(Container(str(c.get("name") or ""), str(c.get("image") or ""), argv, env, tuple(mine)))
+        ports, image, containers = _containers(spec.get("containers") or ())
         ips: list[str] = [str(i["ip"]) for i in status.get("podIPs") or () if i.get("ip")]
         if status.get("podIP") and str(status["podIP"]) not in ips:
             ips.insert(0, str(status["podIP"]))
@@ -100,10 +123,10 @@ class Pod:
             namespace=str(meta.get("namespace") or namespace),
             name=str(meta["name"]),
             labels=_labels(meta),
-            ports=tuple(ports),
+            ports=ports,
             ips=tuple(ips),
             image=image,
-            containers=tuple(containers),
+            containers=containers,
             node=str(spec["nodeName"]) if spec.get("nodeName") else None,
         )
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import socket
+
+# The C module itself: `socket` would pull selectors and enum onto the CLI's start-up.
+from _socket import AF_INET, AF_INET6, inet_pton
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,9 +32,9 @@ def parse_cidr(text: str) -> IPNetwork:
 @functools.lru_cache(maxsize=1 << 16)
 def ip_value(text: str) -> tuple[int, int] | None:
     """``(version, integer)`` of an address, or None when it is not one (parsed once per address)."""
-    for family, version in ((socket.AF_INET, 4), (socket.AF_INET6, 6)):
+    for family, version in ((AF_INET, 4), (AF_INET6, 6)):
         try:
-            return version, int.from_bytes(socket.inet_pton(family, text), "big")
+            return version, int.from_bytes(inet_pton(family, text), "big")
         except (OSError, ValueError):
             continue
     return None

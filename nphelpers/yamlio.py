@@ -104,11 +104,12 @@ def fast_documents_counted(text: str, max_nodes: int = 1 << 62) -> tuple[list[An
 def _plain_text(text: str) -> bool:
     """True when the text keeps to the subset where yaml_rs and PyYAML certainly agree."""
     # Printable as Unicode defines it is a subset of what PyYAML accepts without tabs, CR,
-    # NEL, line/paragraph separators, byte order marks or unassigned code points.
-    if not text.replace("\n", "").isprintable():
-        return False
-    if "!" in text or "&" in text or "*" in text or "<" in text or "\\" in text or "|" in text or ">" in text \
-            or "?" in text:  # tags, anchors, aliases, merges, escapes, block scalars, explicit keys
+    # NEL, line/paragraph separators, byte order marks or unassigned code points. For ASCII
+    # text, one translate deletes every allowed byte: anything left is refused.
+    if text.isascii():
+        if text.encode("ascii").translate(None, _ASCII_ALLOWED):
+            return False
+    elif not text.replace("\n", "").isprintable() or any(c in text for c in _REFUSED):
         return False
     if text.startswith(("%", "...")) or "\n%" in text or "\n..." in text:  # directives, document ends
         return False
@@ -116,11 +117,16 @@ def _plain_text(text: str) -> bool:
     for pair in ("[]", "{}"):  # flow collections beyond the empty ones
         if (pair[0] in text or pair[1] in text) and not count(pair[0]) == count(pair[1]) == count(pair):
             return False
-    if count("---") > MAX_FAST_DOCUMENTS:
+    if len(text) > 3 * MAX_FAST_DOCUMENTS and count("---") > MAX_FAST_DOCUMENTS:
         return False
-    # Whether a token is suspect depends on the token alone, and most tokens repeat from file
-    # to file (keys, kinds, images): only tokens not already found harmless are looked at.
-    new = set(text.split())
+    # Whether a token is suspect depends on the token alone, and most lines and tokens repeat
+    # from file to file (keys, kinds, images): only those not already found harmless are
+    # looked at. The text is printable, so its only whitespace is spaces and newlines.
+    lines = set(text.split("\n"))
+    lines -= _HARMLESS_LINES
+    new: set[str] = set()
+    for line in lines:
+        new.update(line.split())
     new -= _HARMLESS
     first, words = _FIRST, _WORDS
     for t in new:
@@ -128,11 +134,17 @@ def _plain_text(text: str) -> bool:
             return False
     if len(_HARMLESS) < _MAX_HARMLESS:
         _HARMLESS.update(new)
+    if len(_HARMLESS_LINES) < _MAX_HARMLESS_LINES:
+        _HARMLESS_LINES.update(line for line in lines if len(line) <= 120)
     return True
 
 
+_REFUSED = "!&*<\\|>?"  # tags, anchors, aliases, merges, escapes, block scalars, explicit keys
+_ASCII_ALLOWED = bytes(c for c in range(0x20, 0x7F) if chr(c) not in _REFUSED) + b"\n"
 _HARMLESS: set[str] = set()  # tokens _plain_text found harmless, this process; bounded by _MAX_HARMLESS
+_HARMLESS_LINES: set[str] = set()  # lines of at most 120 characters whose every token is harmless
 _MAX_HARMLESS = 200_000  # (plus one text's tokens): a few MiB
+_MAX_HARMLESS_LINES = 50_000
 
 
 def _suspect(token: str) -> bool:
