@@ -90,29 +90,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(paths: Sequence[str], namespace: str, jobs: int | None) -> ClusterState:
+def _load(paths: Sequence[str], namespace: str, jobs: int) -> ClusterState:
     from .cluster import ClusterState
-    from .forking import default_jobs
     from .manifests import load_paths
 
-    result = load_paths(paths, namespace=namespace, jobs=default_jobs() if jobs is None else jobs)
+    result = load_paths(paths, namespace=namespace, jobs=jobs)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     return ClusterState.from_objects(result.objects, namespace)
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
+    from .forking import default_jobs
     from .matrix import reachability
 
-    state = _load(args.paths, args.namespace, args.jobs)
+    jobs = default_jobs() if args.jobs is None else args.jobs
+    state = _load(args.paths, args.namespace, jobs)
     matrix = reachability(state, args.port, args.protocol, pods=sorted(state.pods))
     buffer = getattr(sys.stdout, "buffer", None)
     if args.output == "json" and buffer is not None:  # bytes straight to the file: it can be gigabytes
+        from .jsonout import write_json
+
         sys.stdout.flush()
-        for chunk in matrix.iter_json_bytes():
-            buffer.write(chunk)
-        buffer.write(b"\n")
-        buffer.flush()
+        write_json(matrix, buffer, jobs)
     elif args.output == "json":  # a stream without bytes underneath (a StringIO)
         for chunk in matrix.iter_json():
             sys.stdout.write(chunk)
@@ -130,7 +130,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     from .engine import evaluate, resolve_endpoint
 
-    state = _load(args.paths, args.namespace, args.jobs)
+    state = _load(args.paths, args.namespace, 1 if args.jobs is None else args.jobs)
     source = resolve_endpoint(state, args.source, args.namespace)
     destination = resolve_endpoint(state, args.destination, args.namespace)
     verdict = evaluate(state, source, destination, args.port, args.protocol)
@@ -176,6 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     except BrokenPipeError:  # `nphelpers matrix ... | head`
         return EXIT_OK
+    except OSError as err:  # a full disk, say, while writing a large answer
+        print(f"error: cannot write the output: {err.strerror or err}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
 

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pickle
-import signal
-import threading
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -44,13 +42,17 @@ def default_jobs() -> int:
 
 def can_fork() -> bool:
     """Whether this process may fork workers: POSIX, and no other thread (its locks would be lost)."""
-    return hasattr(os, "fork") and threading.active_count() == 1
+    threading = sys.modules.get("threading")  # not imported: no thread was started from Python
+    return hasattr(os, "fork") and (threading is None or threading.active_count() == 1)
 
 
 class Worker:
     """``fn(*args)`` computed in a forked process; :meth:`result` waits for it."""
 
     def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        import pickle
+        import signal
+
         read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:  # the worker: never returns into the caller's code
@@ -73,6 +75,8 @@ class Worker:
 
     def result(self) -> Any:
         """The worker's return value; :class:`WorkerFailed` if it has none."""
+        import pickle
+
         chunks = []
         try:
             while chunk := os.read(self._fd, 1 << 20):
@@ -89,6 +93,8 @@ class Worker:
 
     def stop(self) -> None:
         """End the worker now (the caller no longer needs its part)."""
+        import signal
+
         if self._pid is None:
             return
         with contextlib.suppress(ProcessLookupError):

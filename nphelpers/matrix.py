@@ -54,6 +54,12 @@ class Reachability:
         self._allowed = allowed
         self._class_of = class_of
         self._rows = rows
+        self._quoted_names: list[bytes] | None = None
+
+    @property
+    def from_classes(self) -> bool:
+        """Whether it was built from pod classes (then :meth:`json_rows` can write it in parts)."""
+        return self._rows is not None and self._class_of is not None
 
     @property
     def allowed(self) -> np.ndarray:
@@ -147,30 +153,50 @@ class Reachability:
 
     def iter_json_bytes(self) -> Iterable[bytes]:
         """The JSON contract as ASCII bytes (pod names are DNS names), for writing straight to a file."""
-        quote = json.dumps
-        quoted = [quote(p).encode("ascii") for p in self.pods]
-        yield f'{{"port": {self.port}, "protocol": {quote(self.protocol)}, "pods": ['.encode()
-        yield b", ".join(quoted)
-        yield b'], "allowed": ['
-        first = True
+        yield self.json_head()
         if self._rows is None or self._class_of is None:
+            first = True
+            quoted = self._quoted()
             for i, dsts in self._destination_indices():
                 if dsts:
                     head = b"[" + quoted[i] + b", "
                     text = head + (b"], " + head).join([quoted[j] for j in dsts]) + b"]"
                     yield text if first else b", " + text
                     first = False
-            yield b"]}"
-            return
+        else:
+            for i, text in enumerate(self.json_rows(0, len(self.pods))):
+                if i:
+                    yield b", "
+                yield text
+        yield JSON_TAIL
+
+    def json_head(self) -> bytes:
+        """The contract's bytes before its first pair."""
+        names = b", ".join(self._quoted())
+        return f'{{"port": {self.port}, "protocol": {json.dumps(self.protocol)}, "pods": ['.encode() + names \
+            + b'], "allowed": ['
+
+    def _quoted(self) -> list[bytes]:
+        if self._quoted_names is None:
+            self._quoted_names = [json.dumps(p).encode("ascii") for p in self.pods]
+        return self._quoted_names
+
+    def json_rows(self, start: int, stop: int) -> Iterable[bytes]:
+        """The pairs of each source pod ``start`` .. ``stop - 1`` (built from classes), one bytes each.
+
+        In the contract they follow :meth:`json_head`, separated by ``b", "``, then
+        :data:`JSON_TAIL`; :meth:`json_row_sizes` tells their lengths beforehand, so that
+        parts of a large output can be written at their places at once.
+        """
+        assert self._rows is not None and self._class_of is not None
         # One template per distinct row: every pair with the source's name left as a NUL byte
         # (a JSON-quoted name never holds one), filled in by one bytes.replace per pod, in C.
-        class_of, rows = self._class_of, self._rows
-        members: list[list[int]] = [[] for _ in rows]
-        for i, c in enumerate(class_of):
-            members[c].append(i)
+        class_of, rows, quoted = self._class_of, self._rows, self._quoted()
+        members = self._members()
         by_row: dict[int, tuple[list[int], list[bytes], bytes]] = {}
         hole = b"\x00"
-        for i, c in enumerate(class_of):
+        for i in range(start, stop):
+            c = class_of[i]
             row = rows[c]
             known = by_row.get(row)
             if known is None:
@@ -180,17 +206,38 @@ class Reachability:
             idx, q, template = known
             me = quoted[i]
             if row >> c & 1:
-                text = template.replace(hole, me)
+                yield template.replace(hole, me)
             else:  # the pod itself, always allowed, in its sorted place
                 at = bisect.bisect_left(idx, i)
                 head = b"[" + me + b", "
-                text = head + (b"], " + head).join([*q[:at], me, *q[at:]]) + b"]"
-            if first:
-                first = False
-            else:
-                yield b", "
-            yield text
-        yield b"]}"
+                yield head + (b"], " + head).join([*q[:at], me, *q[at:]]) + b"]"
+
+    def json_row_sizes(self) -> list[int]:
+        """The length of each pod's :meth:`json_rows` bytes, computed without building them."""
+        assert self._rows is not None and self._class_of is not None
+        quoted, members, rows = self._quoted(), self._members(), self._rows
+        per_row: dict[int, tuple[int, int]] = {}  # row -> (pairs, bytes of their destinations)
+        sizes = []
+        for i, c in enumerate(self._class_of):
+            row = rows[c]
+            known = per_row.get(row)
+            if known is None:
+                idx = [j for d in _bits(row) for j in members[d]]
+                known = per_row[row] = (len(idx), sum(len(quoted[j]) for j in idx))
+            pairs, names = known
+            me = len(quoted[i])
+            if not row >> c & 1:  # the pod itself is added
+                pairs, names = pairs + 1, names + me
+            # each pair is [me, dst]: 4 bytes of brackets, comma and space, and ", " between pairs
+            sizes.append(pairs * (me + 4) + names + 2 * (pairs - 1))
+        return sizes
+
+    def _members(self) -> list[list[int]]:
+        assert self._rows is not None and self._class_of is not None
+        members: list[list[int]] = [[] for _ in self._rows]
+        for i, c in enumerate(self._class_of):
+            members[c].append(i)
+        return members
 
     def iter_classes_json(self) -> Iterable[str]:
         """The compact form (``-o classes``): pods, each pod's class, and the allowed class pairs.
@@ -244,6 +291,9 @@ class Reachability:
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(self.to_json())
+
+
+JSON_TAIL = b"]}"  # the contract's last bytes (the command line adds a newline)
 
 
 def _bits(x: int) -> list[int]:
