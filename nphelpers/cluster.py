@@ -22,11 +22,12 @@ from .refs import Ref, namespace_of_key
 
 POD_CIDR = ipaddress.ip_network("10.244.0.0/16")
 _POD_BASE = int(POD_CIDR.network_address)
+_POD_SIZE = POD_CIDR.num_addresses
 
 
 def _pod_address(n: int) -> str:
     """``str(POD_CIDR[n])`` without building an address object (one per pod, thousands of pods)."""
-    if not 0 <= n < POD_CIDR.num_addresses:
+    if not 0 <= n < _POD_SIZE:
         raise IndexError("address out of range")
     v = _POD_BASE + n
     return f"{v >> 24}.{v >> 16 & 255}.{v >> 8 & 255}.{v & 255}"
@@ -97,7 +98,9 @@ class ClusterState:
             old_svc = self.services.get(svc.key)
             if svc.cluster_ip is None and (svc.selector is not None or svc.ports):
                 ip = old_svc.cluster_ip if old_svc and old_svc.cluster_ip else self._allocate_service_ip()
-                svc = replace(svc, cluster_ip=ip)
+                svc = Service(namespace=svc.namespace, name=svc.name, selector=svc.selector, ports=svc.ports,
+                              cluster_ip=ip, type=svc.type, external_traffic_policy=svc.external_traffic_policy,
+                              load_balancer_ip=svc.load_balancer_ip)  # by name, as for pods: cheaper than replace()
             self.services[svc.key] = svc
             if self._service_ips is not None and svc.cluster_ip:
                 self._service_ips.add(svc.cluster_ip)

@@ -14,11 +14,14 @@ from __future__ import annotations
 import itertools
 import os
 import stat
+from collections.abc import Iterable
 from typing import BinaryIO
 
 from .matrix import JSON_TAIL, Reachability
 
 MIN_SHARED_BYTES = 64 * 2**20  # smaller outputs are written by one process
+BATCH_BYTES = 256 * 2**10  # rows gathered into one system call: small writes cost more per byte
+_MAX_BUFFERS = 512  # buffers per gathered call (the system allows at least 1024)
 _SEP = b", "
 
 
@@ -27,10 +30,44 @@ def write_json(matrix: Reachability, out: BinaryIO, jobs: int = 1) -> None:
     out.flush()
     if jobs > 1 and _write_shared(matrix, out, jobs):
         return
-    for chunk in matrix.iter_json_bytes():
-        out.write(chunk)
-    out.write(b"\n")
+    chunks = matrix.iter_json_bytes()
+    fd = _descriptor(out) if hasattr(os, "writev") else None
+    if fd is None:
+        for chunk in chunks:
+            out.write(chunk)
+        out.write(b"\n")
+    else:  # straight to the descriptor, rows gathered into large writes
+        for batch in _batches(itertools.chain(chunks, [b"\n"])):
+            _writev_all(fd, batch)
     out.flush()
+
+
+def _descriptor(out: BinaryIO) -> int | None:
+    try:
+        return out.fileno()
+    except (AttributeError, OSError, ValueError):  # a BytesIO, a wrapped stream
+        return None
+
+
+def _batches(chunks: Iterable[bytes]) -> Iterable[list[bytes]]:
+    batch: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        batch.append(chunk)
+        size += len(chunk)
+        if size >= BATCH_BYTES or len(batch) >= _MAX_BUFFERS:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _writev_all(fd: int, batch: list[bytes]) -> None:
+    done = os.writev(fd, batch)
+    if done < sum(map(len, batch)):  # a short write: the rest in one piece
+        rest = memoryview(b"".join(batch))[done:]
+        while rest:
+            rest = rest[os.write(fd, rest):]
 
 
 def _write_shared(matrix: Reachability, out: BinaryIO, jobs: int) -> bool:
@@ -100,12 +137,19 @@ def _regular_file(out: BinaryIO) -> int | None:
 def _write_rows(matrix: Reachability, fd: int, start: int, stop: int, offset: int) -> None:
     """Rows ``start`` .. ``stop - 1`` at ``offset`` on: each after ``, `` but the first pod's."""
     pwritev = getattr(os, "pwritev", None)
-    for i, text in enumerate(matrix.json_rows(start, stop), start):
-        if not i:
-            _pwrite_all(fd, text, offset)
-        elif pwritev is None or pwritev(fd, [_SEP, text], offset - len(_SEP)) != len(_SEP) + len(text):
-            _pwrite_all(fd, _SEP + text, offset - len(_SEP))  # no pwritev, or a short write
-        offset += len(text) + len(_SEP)
+
+    def pieces() -> Iterable[bytes]:
+        for i, text in enumerate(matrix.json_rows(start, stop), start):
+            if i:
+                yield _SEP
+            yield text
+
+    at = offset - len(_SEP) if start else offset
+    for batch in _batches(pieces()):
+        size = sum(map(len, batch))
+        if pwritev is None or pwritev(fd, batch, at) != size:
+            _pwrite_all(fd, b"".join(batch), at)  # no pwritev, or a short write: all again in one piece
+        at += size
 
 
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
