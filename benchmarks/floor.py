@@ -5,11 +5,16 @@ The floor of a whole ``matrix -o json`` process is what no implementation in Pyt
 avoid: starting the interpreter, parsing the same YAML files with ``yaml_rs`` and writing
 the same number of bytes to the same kind of file. It is measured as a process of its own
 (this script with ``--floor``) that does exactly that: it reads and parses every file,
-then writes the first MiB of nphelpers' own output again and again up to the same size.
+then writes the first 256 KiB of nphelpers' own output again and again up to the same
+size, in writes of 256 KiB (on this machine 1 MiB writes are slower and erratic: 0.6 to
+4.5 s for the same 1.4 GB, against a steady 0.55 s). Runs of nphelpers and of the floor
+take turns, each after deleting its previous output and syncing the file system, so that
+no run pays for writing back another's gigabytes.
 
 For each generator (``generate.py``: one big file, every pod with ``status.podIP``;
 ``generate_other.py``: a directory of small files, pods without addresses, names with
-digits and dashes) and each size, it prints wall time, CPU time and peak RSS of nphelpers,
+digits and dashes) and each size, it prints wall time, CPU time (with its workers') and
+peak RSS (of the largest process) of nphelpers,
 of the floor and, up to ``--nca-max-pods``, of nca (``--connectivity``, its own venv; see
 README.md), the ratio nphelpers ÷ floor, and the size and checksum of nphelpers' output.
 ``-o classes`` is timed beside it.

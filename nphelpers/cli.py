@@ -3,7 +3,8 @@
 The JSON output of ``matrix`` is a stable contract; ``-o classes`` is its compact form for
 large clusters (pods, their class ids and the allowed class pairs: megabytes where the pair
 list takes gigabytes). This path imports neither pandas nor matplotlib nor ipywidgets nor
-numpy, and PyYAML only when a file needs it.
+numpy, and PyYAML only when a file needs it. Large loads and outputs use forked workers
+(``-j``; :mod:`nphelpers.forking`) with the same results as one process.
 """
 
 from __future__ import annotations
@@ -129,8 +130,9 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from .engine import evaluate, resolve_endpoint
+    from .forking import default_jobs
 
-    state = _load(args.paths, args.namespace, 1 if args.jobs is None else args.jobs)
+    state = _load(args.paths, args.namespace, default_jobs() if args.jobs is None else args.jobs)
     source = resolve_endpoint(state, args.source, args.namespace)
     destination = resolve_endpoint(state, args.destination, args.namespace)
     verdict = evaluate(state, source, destination, args.port, args.protocol)

@@ -131,3 +131,13 @@ def test_matrix_json_lists_every_pod_with_itself(capsys: pytest.CaptureFixture[s
     code, out, _ = run(capsys, "matrix", "-f", str(ROOT / "examples"), "-o", "json")
     data = json.loads(out)
     assert all([p, p] in data["allowed"] for p in data["pods"])
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("output", ["json", "table"])
+def test_a_full_disk_is_one_line_and_exit_1(output: str) -> None:
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([sys.executable, "-m", "nphelpers", "matrix", "-f", EXAMPLE, "-o", output],
+                              stdout=full, stderr=subprocess.PIPE, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr == "error: cannot write the output: No space left on device\n"
