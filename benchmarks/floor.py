@@ -100,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nca-timeout", type=float, default=900)
     ap.add_argument("--repeat", type=int, default=3,
                     help="keep the fastest of R runs of nphelpers and of the floor, taken in turns")
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="nphelpers' -j (default: its own, NPHELPERS_JOBS or the CPUs)")
     ap.add_argument("--no-bytecode", action="store_true",
                     help="keep PYTHONDONTWRITEBYTECODE if set: every run compiles nphelpers' sources again")
     ap.add_argument("--floor", nargs="+", metavar="ARG", help=argparse.SUPPRESS)  # the floor process itself
@@ -125,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             target = _generate(kind, pods, policies)
             out, err = OUT / "nphelpers.json", OUT / "nphelpers.err"
 
-            np_argv = [env_python, "-m", "nphelpers", "matrix", "-f", str(target), "-o", "json"]
+            jobs = [] if args.jobs is None else ["-j", str(args.jobs)]
+            np_argv = [env_python, "-m", "nphelpers", "matrix", "-f", str(target), "-o", "json", *jobs]
             np_run = _fresh_run(np_argv, out, err)  # its output sets the floor's size
             json_size = out.stat().st_size
             digest = _digest(out)
@@ -141,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                 fl_run = min(fl_run, _fresh_run(fl_argv, OUT / "floor.out", err), key=lambda run: run.wall_s)
             (OUT / "floor.out").unlink()
             sample.unlink()
-            cl_run = run_measured([env_python, "-m", "nphelpers", "matrix", "-f", str(target), "-o", "classes"],
+            cl_run = run_measured([env_python, "-m", "nphelpers", "matrix", "-f", str(target), "-o", "classes", *jobs],
                                   OUT / "classes.json", err)
             classes_size = (OUT / "classes.json").stat().st_size
             out.unlink()

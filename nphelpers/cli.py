@@ -13,11 +13,12 @@ import argparse
 import gc
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import BackendError, NphelpersError
+from .forking import MAX_JOBS, default_jobs
 
 if TYPE_CHECKING:
     from .cluster import ClusterState
@@ -28,24 +29,24 @@ EXIT_INVALID = 2
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid port {text!r}: expected a number from 1 to 65535") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"invalid port {value}: expected a number from 1 to 65535")
-    return value
+def _number(what: str, low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``, else a usage error naming ``what``."""
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: expected a number from {low} to {high}") \
+                from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"invalid {what} {value}: expected a number from {low} to {high}")
+        return value
+
+    return convert
 
 
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid job count {text!r}: expected a number from 1 to 4") from None
-    if not 1 <= value <= 4:
-        raise argparse.ArgumentTypeError(f"invalid job count {value}: expected a number from 1 to 4")
-    return value
+_port = _number("port", 1, 65535)
+_jobs = _number("job count", 1, MAX_JOBS)
 
 
 def _protocol(text: str) -> str:
@@ -71,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=_port, default=80, help="destination port (default: 80)")
         p.add_argument("--protocol", type=_protocol, default="TCP", help="TCP, UDP or SCTP (default: TCP)")
         p.add_argument("-j", "--jobs", type=_jobs, default=None, metavar="N",
-                       help="processes a large load may use (default: NPHELPERS_JOBS, else the CPUs, at most 4)")
+                       help=f"processes a large load may use (default: NPHELPERS_JOBS, else the CPUs, "
+                            f"at most {MAX_JOBS})")
 
     m = sub.add_parser("matrix", help="which pod can connect to which (a truth table or JSON)")
     common(m)
@@ -102,7 +104,6 @@ def _load(paths: Sequence[str], namespace: str, jobs: int) -> ClusterState:
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
-    from .forking import default_jobs
     from .matrix import reachability
 
     jobs = default_jobs() if args.jobs is None else args.jobs
@@ -130,7 +131,6 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from .engine import evaluate, resolve_endpoint
-    from .forking import default_jobs
 
     state = _load(args.paths, args.namespace, default_jobs() if args.jobs is None else args.jobs)
     source = resolve_endpoint(state, args.source, args.namespace)
