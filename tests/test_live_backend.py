@@ -27,17 +27,12 @@ from nphelpers.backends.live import (
     LAB_ID_ANNOTATION,
     LAB_NAMESPACE,
     MANAGED_BY_LABEL,
-    TIMEOUT_TEXT,
-    Images,
     KubeApi,
     LiveBackend,
-    client_pod,
-    deny_all_ingress,
     detect_kind_context,
-    parse_wget_output,
-    server_pod,
-    wget_script,
 )
+from nphelpers.backends.live_manifests import Images, client_pod, deny_all_ingress, server_pod
+from nphelpers.backends.live_probes import TIMEOUT_TEXT, parse_wget_output, wget_script
 from nphelpers.errors import BackendError, NotFoundError, NphelpersError, UsageError
 
 try:

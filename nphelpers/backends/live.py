@@ -38,10 +38,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import secrets
-import shlex
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -60,6 +58,8 @@ from . import live_probes
 from .base import Applied, Deleted, Kept, Labeled, Outcome, OutsideProbe, Probe, ProbeResult
 from .kubeapi import DEFAULT_TIMEOUTS, KubeApi, Timeouts
 from .kubeconfig import ALLOW_CONTEXT_ENV, check_context, current_context, detect_kind_context, read_kubeconfig
+from .live_manifests import Images, client_pod, deny_all_ingress, server_pod
+from .live_probes import parse_wget_output, wget_script
 
 __all__ = [
     "ALLOW_CONTEXT_ENV", "DEFAULT_TIMEOUTS", "KubeApi", "LiveBackend", "check_context", "detect_kind_context",
@@ -72,14 +72,6 @@ LAB_ID_ANNOTATION = "nphelpers.io/lab-id"  # which lab created an object: the pr
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"  # the same note kubectl keeps
 LAB_NAMESPACE = "nphelpers-lab"
 DOCTOR_PREFIX = "nphelpers-doctor-"
-SERVER_IMAGE_ENV = "NPHELPERS_SERVER_IMAGE"
-CLIENT_IMAGE_ENV = "NPHELPERS_CLIENT_IMAGE"
-DEFAULT_SERVER_IMAGE = "nginx:1.27-alpine"
-DEFAULT_CLIENT_IMAGE = "busybox:1.36"
-AGNHOST_IMAGE_ENV = "NPHELPERS_AGNHOST_IMAGE"
-# Upstream's e2e test image (test/utils/image/manifest.go: agnhost 2.52), the client of
-# upstream's netpol probes (agnhost connect) and a server for UDP and SCTP.
-DEFAULT_AGNHOST_IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.52"
 # Never deleted, whatever their labels say.
 PROTECTED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease", "local-path-storage"})
 # What else may live in a namespace: cleanup keeps a namespace holding any of these (besides
@@ -106,150 +98,12 @@ OTHER_RESOURCES: tuple[tuple[str, str, str], ...] = (  # (apiVersion, plural, ki
 )
 _CLUSTER_MADE = {("ConfigMap", "kube-root-ca.crt"), ("ServiceAccount", "default")}  # in every namespace
 
-# What busybox wget prints when a probe times out; used when the exec call itself ended
-# before wget did (no output at all): the student's terminal would have shown this.
-TIMEOUT_TEXT = "wget: download timed out"
-_RC_RE = re.compile(r"(?:^|\n)__rc=(\d+)\s*$")
 SETTLE_SECONDS = 30.0  # how long probe_stable waits for two agreeing verdicts...
 SETTLE_ATTEMPTS = 12  # ...and at most this many probes, however fast they are
 EXEC_GRACE = 15.0  # extra seconds the exec call gets beyond wget's own --timeout (slow DNS)
 CLEANUP_BUDGET = 5.0  # seconds cleanup may take after Ctrl-C (short timeouts, then it stops)
 _SERVER_FIELDS = ("resourceVersion", "uid", "creationTimestamp", "managedFields", "generation",
                   "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink")
-
-
-# -- images and helper manifests ---------------------------------------------------------
-STOCK_SERVER_IMAGES = frozenset({DEFAULT_SERVER_IMAGE, "nginx", "nginx:latest", "docker.io/library/nginx"})
-STOCK_CLIENT_IMAGES = frozenset(
-    {DEFAULT_CLIENT_IMAGE, "busybox", "busybox:latest", "alpine", "alpine:latest", "docker.io/library/alpine"}
-)
-STOCK_AGNHOST_IMAGES = frozenset({DEFAULT_AGNHOST_IMAGE, "agnhost", "agnhost:latest"})
-
-
-@dataclass(frozen=True)
-class Images:
-    """Container images for servers (answer HTTP on :80) and clients (have busybox wget).
-
-    Air-gapped classrooms pre-load other tags with ``kind load docker-image`` and set
-    ``NPHELPERS_SERVER_IMAGE`` / ``NPHELPERS_CLIENT_IMAGE``. Applied pods that use the stock
-    images are switched to these, so lesson manifests need not change.
-    """
-
-    server: str = DEFAULT_SERVER_IMAGE
-    client: str = DEFAULT_CLIENT_IMAGE
-    agnhost: str = DEFAULT_AGNHOST_IMAGE
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Images:
-        env = os.environ if env is None else env
-        return cls(
-            server=env.get(SERVER_IMAGE_ENV) or DEFAULT_SERVER_IMAGE,
-            client=env.get(CLIENT_IMAGE_ENV) or DEFAULT_CLIENT_IMAGE,
-            agnhost=env.get(AGNHOST_IMAGE_ENV) or DEFAULT_AGNHOST_IMAGE,
-        )
-
-    def swap(self, image: str) -> str:
-        """The configured image for a stock one; any other image is kept.
-
-        The lessons write ``--image=nginx`` and ``--image=alpine`` as the seed recipe does; on a
-        live cluster those run the pinned server and client images, so the page nginx serves
-        is the one the stored outputs show and classrooms can pre-load exactly two images.
-        """
-        if image in STOCK_SERVER_IMAGES:
-            return self.server
-        if image in STOCK_CLIENT_IMAGES:
-            return self.client
-        if image in STOCK_AGNHOST_IMAGES:
-            return self.agnhost
-        return image
-
-
-def server_pod(
-    name: str, labels: Mapping[str, str], *, namespace: str | None = None, image: str = DEFAULT_SERVER_IMAGE
-) -> dict[str, Any]:
-    """A pod answering HTTP on port 80 (container port named ``http``)."""
-    meta: dict[str, Any] = {"name": name, "labels": dict(labels)}
-    if namespace:
-        meta["namespace"] = namespace
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": meta,
-        "spec": {
-            "containers": [{"name": "server", "image": image, "ports": [{"name": "http", "containerPort": 80}]}],
-            "terminationGracePeriodSeconds": 1,
-        },
-    }
-
-
-def client_pod(
-    name: str, labels: Mapping[str, str], *, namespace: str | None = None, image: str = DEFAULT_CLIENT_IMAGE
-) -> dict[str, Any]:
-    """A long-lived pod to run wget in (never a one-shot ``kubectl run --rm`` pod: a new pod
-    can get its first connections through before policies are programmed for it)."""
-    meta: dict[str, Any] = {"name": name, "labels": dict(labels)}
-    if namespace:
-        meta["namespace"] = namespace
-    # The trap makes the pod stop at once on delete (a bare `sleep` as PID 1 ignores TERM).
-    script = "trap 'exit 0' TERM INT; while true; do sleep 3600 & wait $!; done"
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": meta,
-        "spec": {
-            "containers": [{"name": "client", "image": image, "command": ["sh", "-c", script]}],
-            "terminationGracePeriodSeconds": 1,
-        },
-    }
-
-
-def deny_all_ingress(name: str = "deny-all", *, namespace: str | None = None) -> dict[str, Any]:
-    """A policy selecting every pod of its namespace for ingress, with no rules."""
-    meta: dict[str, Any] = {"name": name}
-    if namespace:
-        meta["namespace"] = namespace
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": meta,
-        "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
-    }
-
-
-# -- probe output ------------------------------------------------------------------------
-def wget_script(url: str, timeout: int) -> str:
-    """The shell line run in the client pod: wget, then its exit status on a line of its own."""
-    return f"wget -qO- --timeout={int(timeout)} {shlex.quote(url)} 2>&1; rc=$?; printf '\\n__rc=%s\\n' \"$rc\""
-
-
-def parse_wget_output(raw: str) -> tuple[Outcome, str]:
-    """Classify what :func:`wget_script` printed; returns (outcome, busybox's own text).
-
-    ``__rc=0`` is ``allowed``; otherwise busybox's message decides: ``download timed out``
-    (dropped by a policy) is ``blocked``, ``bad address`` is ``dns-failure``, ``Connection
-    refused`` is ``refused``, ``server returned error`` (an HTTP error status) is ``allowed``
-    since the server answered. No ``__rc=`` line and no output means the exec call gave up
-    before wget did: a timeout, so ``blocked``. Anything else raises :class:`BackendError`.
-    """
-    match = _RC_RE.search(raw)
-    rc = int(match.group(1)) if match else None
-    text = raw[: match.start()] if match else raw
-    text = text.rstrip("\n") if rc is None else text
-    if rc == 0:
-        return "allowed", text
-    if "download timed out" in text:
-        return "blocked", text.strip()
-    if "bad address" in text:
-        return "dns-failure", text.strip()
-    if "Connection refused" in text:
-        return "refused", text.strip()
-    if "server returned error" in text:
-        return "allowed", text.strip()
-    if "can't connect to remote host" in text:  # e.g. "Host is unreachable": a rejecting policy
-        return "blocked", text.strip()
-    if rc is None and not text.strip():
-        return "blocked", TIMEOUT_TEXT
-    raise BackendError(f"unexpected wget output (exit status {rc}): {text.strip()!r}")
 
 
 # -- helpers on API dicts ----------------------------------------------------------------

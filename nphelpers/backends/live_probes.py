@@ -1,10 +1,11 @@
-"""The live backend's probes beyond wget: the shell lines it execs and how it reads their output.
+"""The live backend's probes: the shell lines it execs and how it reads their output.
 
 Pure functions (no cluster): :class:`~nphelpers.backends.live.LiveBackend` execs the scripts in
 the source pod, and the parsers turn what came back into an outcome and the tool's own text,
 the same text the simulator renders (:mod:`nphelpers.busybox`). Every script prints the tool's
 exit status on a last line of its own (``__rc=N``): the exec call's own status is unreliable.
 
+* ``wget``: busybox ``wget -qO- --timeout=T URL``, stderr merged into stdout.
 * ``nc``: busybox ``nc -v -w T HOST PORT`` with stdin at its end (as ``kubectl exec`` without
   ``-i``), stderr merged into stdout.
 * ``connect``: ``/agnhost connect HOST:PORT --timeout=Ts --protocol=P`` (upstream's netpol probe;
@@ -25,6 +26,11 @@ from ..errors import BackendError
 from .base import Outcome
 
 _RC_RE = re.compile(r"(?:^|\n)__rc=(\d+)\s*$")
+
+
+# What busybox wget prints when a probe times out; used when the exec call itself ended
+# before wget did (no output at all): the student's terminal would have shown this.
+TIMEOUT_TEXT = "wget: download timed out"
 
 
 def _with_status(line: str) -> str:
@@ -159,3 +165,38 @@ def outside_text(outcome: str, status: int, body: str, address: str, port: int) 
     if status >= 400:
         return "allowed", busybox.wget_http_error(status), 1
     return "allowed", body, 0
+
+
+def wget_script(url: str, timeout: int) -> str:
+    """The shell line run in the client pod: wget, then its exit status on a line of its own."""
+    return f"wget -qO- --timeout={int(timeout)} {shlex.quote(url)} 2>&1; rc=$?; printf '\\n__rc=%s\\n' \"$rc\""
+
+
+def parse_wget_output(raw: str) -> tuple[Outcome, str]:
+    """Classify what :func:`wget_script` printed; returns (outcome, busybox's own text).
+
+    ``__rc=0`` is ``allowed``; otherwise busybox's message decides: ``download timed out``
+    (dropped by a policy) is ``blocked``, ``bad address`` is ``dns-failure``, ``Connection
+    refused`` is ``refused``, ``server returned error`` (an HTTP error status) is ``allowed``
+    since the server answered. No ``__rc=`` line and no output means the exec call gave up
+    before wget did: a timeout, so ``blocked``. Anything else raises :class:`BackendError`.
+    """
+    match = _RC_RE.search(raw)
+    rc = int(match.group(1)) if match else None
+    text = raw[: match.start()] if match else raw
+    text = text.rstrip("\n") if rc is None else text
+    if rc == 0:
+        return "allowed", text
+    if "download timed out" in text:
+        return "blocked", text.strip()
+    if "bad address" in text:
+        return "dns-failure", text.strip()
+    if "Connection refused" in text:
+        return "refused", text.strip()
+    if "server returned error" in text:
+        return "allowed", text.strip()
+    if "can't connect to remote host" in text:  # e.g. "Host is unreachable": a rejecting policy
+        return "blocked", text.strip()
+    if rc is None and not text.strip():
+        return "blocked", TIMEOUT_TEXT
+    raise BackendError(f"unexpected wget output (exit status {rc}): {text.strip()!r}")
