@@ -146,8 +146,8 @@ def _share_out(files: list[str], jobs: int) -> list[list[_Piece]] | None:
     if len(files) != 1:
         return None
     text = _read(files[0])
-    if len(text) < MIN_SHARED_BYTES:
-        return None
+    if len(text) < MIN_SHARED_BYTES or text.count("---") > MAX_DOCUMENTS:  # too many documents: one
+        return None  # process finds the error at once, without parts that each stay under the limit
     cuts = [0]
     for e in ends[:-1]:
         at = text.find("\n---\n", max(cuts[-1], int(len(text) * e / ends[-1])))
