@@ -74,6 +74,16 @@ def web(name: str = "web", labels: dict[str, str] | None = None, namespace: str 
     return [service, pod(name, labels, image="nginx", ports=(80,), namespace=namespace)]
 
 
+def agnhost_server(name: str, labels: dict[str, str], port: int, args: tuple[str, ...],
+                   namespace: str | None = None) -> list[dict[str, Any]]:
+    """``kubectl run NAME --image=agnhost --labels=... --expose --port=P -- ARGS``: the pod and its Service."""
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": _meta(name, None, namespace),
+               "spec": {"selector": dict(labels), "ports": [{"port": port, "targetPort": port}]}}
+    container = {"name": name, "image": "agnhost", "ports": [{"containerPort": port}], "args": list(args)}
+    return [service, {"apiVersion": "v1", "kind": "Pod", "metadata": _meta(name, labels, namespace),
+                      "spec": {"containers": [container]}}]
+
+
 def namespace(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(name, labels, None)}
 
@@ -460,8 +470,60 @@ AND_NOT_OR = Exercise(
 )
 
 
+# -- lesson 10: multiple selectors -----------------------------------------------------------------
+REDIS_PORT = 6379
+_BOOKSTORE_DB = {"app": "bookstore", "role": "db"}
+_DB_CLIENTS = (("search", {"app": "bookstore", "role": "search"}), ("api", {"app": "bookstore", "role": "api"}),
+               ("catalog", {"app": "inventory", "role": "web"}), ("frontend", {"app": "bookstore", "role": "web"}))
+_REDIS_TWO_RULES = {  # notebooks/manifests/redis-allow-services-two-rules.yaml: rule 2 meant to narrow rule 1
+    "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "redis-allow-services"},
+    "spec": {"podSelector": {"matchLabels": dict(_BOOKSTORE_DB)},
+             "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "bookstore"}}},
+                                   {"podSelector": {"matchLabels": {"app": "inventory", "role": "web"}}}]},
+                         {"from": [{"podSelector": {"matchExpressions": [
+                             {"key": "role", "operator": "In", "values": ["search", "api"]}]}}]}]},
+}
+
+MULTIPLE_SELECTORS = Exercise(
+    id="10-multiple-selectors",
+    lesson="10",
+    title="Three clients, one policy",
+    task=f"redis-allow-services admits the whole bookstore. Change it so that search, api and catalog reach db "
+         f"on TCP {REDIS_PORT} and no other pod does (frontend stays out), with this one policy.",
+    setup=(*agnhost_server("db", _BOOKSTORE_DB, REDIS_PORT, ("netexec", f"--http-port={REDIS_PORT}")),
+           *(client(name, labels) for name, labels in _DB_CLIENTS), _REDIS_TWO_RULES),
+    goals=(Matrix(REDIS_PORT, only=(("db", ("search", "api", "catalog")),)),),
+    constraints=(MaxPolicies(1), NoAllowAll(), NoBareNamespaceSelector(), NoLabelChanges()),
+    hints=(
+        Hint("Policies add up: a second policy cannot take away what redis-allow-services admits. Edit that "
+             "policy (keep its name) instead of adding one.", when=Breaks(MaxPolicies)),
+        Hint("search is shut out: no peer matches app=bookstore,role=search. The requirements of one selector "
+             "must all hold (AND), a matchExpressions entry as much as a matchLabels label: `role In (search)` "
+             "next to `role In (api)` matches no pod. It is the values of one In that are alternatives (OR): "
+             "`role In (search, api)`.",
+             when=Differs(source="search", got="blocked")),
+        Hint("catalog is shut out. It is app=inventory, role=web: no selector that asks for app=bookstore "
+             "matches it. Give it a peer of its own (a second dash under `from:`).",
+             when=Differs(source="catalog", got="blocked")),
+        Hint(f"frontend (app=bookstore, role=web) gets in, so some peer matches its labels: "
+             f"lab.explain('frontend', 'db', port={REDIS_PORT}) names the rule. Two things admit too much here: a "
+             "peer that asks for app=bookstore alone (no other rule can take back what it admits), and one "
+             "selector with an In on each label, which matches every combination of their values.",
+             when=Differs(source="frontend", got="allowed")),
+        Hint("frontend still gets in. Give each kind of client a peer that names exactly its labels: "
+             "app=bookstore,role=search; app=bookstore,role=api; app=inventory,role=web.",
+             when=Differs(source="frontend", got="allowed")),
+        Hint("One rule whose `from` lists one peer per kind of client: several dashes are OR, the labels "
+             "inside one peer are AND."),
+        Hint("A solution: the recipe's three peers under one `from` (or one peer with app=bookstore and "
+             "`role In (search, api)`, and a peer for catalog)."),
+    ),
+    solution="10-multiple-selectors.yaml",
+)
+
+
 EXERCISES: dict[str, Exercise] = {
     e.id: e for e in (DENY_ALL, API_GATEWAY, MICROSERVICES, MONITORING, ALLOW_ALL_PODS, THREE_TIERS,
-                      OTHER_NAMESPACES, FROM_NAMESPACE, AND_NOT_OR)
+                      OTHER_NAMESPACES, FROM_NAMESPACE, AND_NOT_OR, MULTIPLE_SELECTORS)
 }
 EXERCISES.update({e.id: e for e in (API_ALLOW, FRONTEND_ONLY)})  # lesson 02's own (kept apart to merge)

@@ -40,6 +40,8 @@ def peer(labels: str) -> str:
 
 
 WEB = "podSelector: {matchLabels: {app: web}}"
+DB = "podSelector: {matchLabels: {app: bookstore, role: db}}"
+ROLE_IN = "{podSelector: {matchExpressions: [{key: role, operator: In, values: [search, api]}]}}"
 
 
 def policy(name: str, spec: str) -> str:
@@ -66,7 +68,7 @@ def test_every_solution_file_belongs_to_an_exercise() -> None:
 
 
 def test_the_plan_s_lessons_have_exercises() -> None:
-    assert {e.lesson for e in EXERCISES.values()} == {"01", "02", "02a", "03", "04", "06", "07"}
+    assert {e.lesson for e in EXERCISES.values()} == {"01", "02", "02a", "03", "04", "06", "07", "10"}
     # real-world examples 2-4, the recipe's acceptance criteria, the policy-editor exercise
     assert len([e for e in EXERCISES.values() if e.lesson == "02"]) == 5
 
@@ -185,6 +187,28 @@ WRONG = [
      policy("web-allow-all-ns-monitoring", "{" + WEB + ", ingress: [{from: ["
             "{namespaceSelector: {matchLabels: {team: operations}}}]}]}"),
      "other/client gets in"),
+    ("10-multiple-selectors", "the two rules unchanged (the lesson's starting policy)",
+     policy("redis-allow-services", "{" + DB + ", ingress: [{from: [" + peer("app: bookstore") + ", "
+            + peer("app: inventory, role: web") + "]}, {from: [" + ROLE_IN + "]}]}"),
+     "a peer that asks for app=bookstore alone"),
+    ("10-multiple-selectors", "one selector, an In on each label (the lesson's attempt)",
+     policy("redis-allow-services", "{" + DB + ", ingress: [{from: [{podSelector: {matchExpressions: ["
+            "{key: app, operator: In, values: [bookstore, inventory]}, "
+            "{key: role, operator: In, values: [search, api, web]}]}}]}]}"),
+     "every combination of their values"),
+    ("10-multiple-selectors", "one In per client, on one key",
+     policy("redis-allow-services", "{" + DB + ", ingress: [{from: [{podSelector: {matchExpressions: ["
+            "{key: role, operator: In, values: [search]}, {key: role, operator: In, values: [api]}]}}, "
+            + peer("app: inventory, role: web") + "]}]}"),
+     "search is shut out"),
+    ("10-multiple-selectors", "catalog forgotten",
+     policy("redis-allow-services", "{" + DB + ", ingress: [{from: [{podSelector: {matchLabels: {app: bookstore}, "
+            "matchExpressions: [{key: role, operator: In, values: [search, api]}]}}]}]}"),
+     "catalog is shut out"),
+    ("10-multiple-selectors", "a second policy",
+     policy("redis-allow-three-services", "{" + DB + ", ingress: [{from: [" + peer("app: bookstore, role: search")
+            + ", " + peer("app: bookstore, role: api") + ", " + peer("app: inventory, role: web") + "]}]}"),
+     "a second policy cannot take away"),
 ]
 
 # lesson 02's own exercises: the acceptance criteria (the lesson's mistakes as answers) and the editor's
@@ -251,6 +275,24 @@ def test_differing_cells_are_named_with_both_outcomes() -> None:
         "✗ 2 connections differ from the goal:",
         "  admin → internal-api-0 on 8080/TCP: expected allowed, got blocked",
     ]
+
+
+def test_matchexpressions_in_is_a_compact_answer_too() -> None:
+    """10-multiple-selectors: app=bookstore with `role In (search, api)` in one peer, and catalog's peer."""
+    lab, _ = started("10-multiple-selectors")
+    answer = policy("redis-allow-services", "{" + DB + ", ingress: [{from: [{podSelector: {matchLabels: "
+                    "{app: bookstore}, matchExpressions: [{key: role, operator: In, values: [search, api]}]}}, "
+                    + peer("app: inventory, role: web") + "]}]}")
+    assert lab.check("10-multiple-selectors", answer)
+    assert lab.check("10-multiple-selectors", SOLUTIONS.parent / "manifests" / "redis-allow-services-in.yaml")
+
+
+def test_three_rules_of_one_peer_admit_what_one_rule_of_three_peers_admits() -> None:
+    lab, _ = started("10-multiple-selectors")
+    answer = policy("redis-allow-services", "{" + DB + ", ingress: [{from: [" + peer("app: bookstore, role: search")
+                    + "]}, {from: [" + peer("app: bookstore, role: api") + "]}, {from: ["
+                    + peer("app: inventory, role: web") + "]}]}")
+    assert lab.check("10-multiple-selectors", answer)
 
 
 # -- constraints ---------------------------------------------------------------------------------
