@@ -74,6 +74,20 @@ def web(name: str = "web", labels: dict[str, str] | None = None, namespace: str 
     return [service, pod(name, labels, image="nginx", ports=(80,), namespace=namespace)]
 
 
+def two_ports(name: str, labels: dict[str, str], app: int, metrics: int,
+              targets: tuple[int | str, int | str]) -> list[dict[str, Any]]:
+    """A backend on two ports (its Service first), as lesson 09's manifests write it: one agnhost
+    ``serve-hostname`` container per port, named ``http`` (``app``) and ``metrics`` (``metrics``),
+    and a Service that maps 8001 and 5001 to ``targets`` (numbers, or the ports' names)."""
+    containers = [{"name": container, "image": "agnhost", "args": ["serve-hostname", "--port", str(number)],
+                   "ports": [{"name": port_name, "containerPort": number}]}
+                  for container, port_name, number in (("app", "http", app), ("metrics", "metrics", metrics))]
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": _meta(name, None, None),
+               "spec": {"selector": {"app": labels["app"]},
+                        "ports": [{"name": "http", "port": 8001, "targetPort": targets[0]},
+                                  {"name": "metrics", "port": 5001, "targetPort": targets[1]}]}}
+    return [service, {"apiVersion": "v1", "kind": "Pod", "metadata": _meta(name, labels, None),
+                      "spec": {"containers": containers}}]
 def agnhost_server(name: str, labels: dict[str, str], port: int, args: tuple[str, ...],
                    namespace: str | None = None) -> list[dict[str, Any]]:
     """``kubectl run NAME --image=agnhost --labels=... --expose --port=P -- ARGS``: the pod and its Service."""
@@ -470,6 +484,54 @@ AND_NOT_OR = Exercise(
 )
 
 
+# -- lesson 09: traffic only to a port ----------------------------------------------------------
+_API_ALLOW_METRICS = {
+    "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "api-allow-metrics"},
+    "spec": {"podSelector": {"matchLabels": {"app": "apiserver"}},
+             "ingress": [{"from": [{"podSelector": {"matchLabels": {"role": "monitoring"}}}],
+                          "ports": [{"port": "metrics"}]}]},
+}
+_BACKENDS = ("apiserver", "billing")
+
+NAMED_PORT = Exercise(
+    id="09-named-port",
+    lesson="09",
+    title="The metrics port, whatever its number",
+    task="One policy for both backends (tier=backend): monitor reaches each backend's metrics port (apiserver: "
+         "5000, billing: 9100) and nothing else of them; no other pod reaches them at all. Edit api-allow-metrics.",
+    setup=(*two_ports("apiserver", {"app": "apiserver", "tier": "backend"}, 8000, 5000, (8000, 5000)),
+           client(), client("monitor", {"role": "monitoring"}),
+           *two_ports("billing", {"app": "billing", "tier": "backend"}, 5000, 9100, ("http", "metrics")),
+           _API_ALLOW_METRICS),
+    goals=(Matrix(5000, only=(("apiserver", ("monitor",)), ("billing", ()))),
+           Matrix(9100, only=(("billing", ("monitor",)), ("apiserver", ()))),
+           Matrix(8000, only=tuple((b, ()) for b in _BACKENDS)),
+           Probe("monitor", "billing", "allowed", port=5001), Probe("monitor", "billing", "blocked", port=8001),
+           Probe("client", "billing", "blocked", port=5001)),
+    constraints=(MaxPolicies(1), NoAllowAll(), NoBareNamespaceSelector(), NoLabelChanges()),
+    hints=(
+        Hint("Policies add up: a second policy next to api-allow-metrics makes two that select apiserver. Edit "
+             "api-allow-metrics (keep its name) so that it selects both backends.", when=Breaks(MaxPolicies)),
+        Hint("client gets into billing: no policy selects billing, so it is not isolated. Select both backends by "
+             "the label they share, tier=backend.", when=Differs(source="client", destination="billing",
+                                                                 got="allowed")),
+        Hint("monitor reaches billing's application on 5000. A number in `ports` is that port on every pod the "
+             "policy selects, and 5000 is apiserver's metrics but billing's application. Name the port instead: "
+             "a named port is looked up in each pod's own container ports.",
+             when=Differs(source="monitor", destination="billing", port=5000, got="allowed")),
+        Hint("monitor cannot reach the metrics. A rule's port is the pod's port, not the Service's (5001); a named "
+             "port must be a name the pod declares (lab.cat the manifests: `metrics`, not the recipe's `api-port`).",
+             when=Differs(source="monitor", got="blocked")),
+        Hint("monitor reaches a port other than the metrics: a rule without `ports` admits every port.",
+             when=Differs(source="monitor", got="allowed")),
+        Hint("One policy, selecting tier=backend, with one rule: from role=monitoring, on the port named metrics."),
+        Hint("A solution: api-allow-metrics with `podSelector: {matchLabels: {tier: backend}}` and `ingress: "
+             "[{from: [{podSelector: {matchLabels: {role: monitoring}}}], ports: [{port: metrics}]}]`."),
+    ),
+    solution="09-named-port.yaml",
+)
+
+
 # -- lesson 10: multiple selectors -----------------------------------------------------------------
 REDIS_PORT = 6379
 _BOOKSTORE_DB = {"app": "bookstore", "role": "db"}
@@ -524,6 +586,7 @@ MULTIPLE_SELECTORS = Exercise(
 
 EXERCISES: dict[str, Exercise] = {
     e.id: e for e in (DENY_ALL, API_GATEWAY, MICROSERVICES, MONITORING, ALLOW_ALL_PODS, THREE_TIERS,
-                      OTHER_NAMESPACES, FROM_NAMESPACE, AND_NOT_OR, MULTIPLE_SELECTORS)
+                      OTHER_NAMESPACES, FROM_NAMESPACE, AND_NOT_OR, NAMED_PORT,
+                      MULTIPLE_SELECTORS)
 }
 EXERCISES.update({e.id: e for e in (API_ALLOW, FRONTEND_ONLY)})  # lesson 02's own (kept apart to merge)

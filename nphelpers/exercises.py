@@ -219,7 +219,8 @@ class Probe:
     title: str = ""
 
     def describe(self, namespace: str) -> str:
-        return f"wget from {show(resolve(self.source, namespace), namespace)} to {self.target}: {self.expect}"
+        where = self.target if self.port is None else f"{self.target}:{self.port}"  # the Service's port, as typed
+        return f"wget from {show(resolve(self.source, namespace), namespace)} to {where}: {self.expect}"
 
     def evaluate(self, ctx: Context) -> Finding:
         if ctx.lab is None:

@@ -301,7 +301,9 @@ def endpoints_object(state: ClusterState, service: Service) -> dict[str, Any] | 
     Pods are listed by name in ``targetRef`` (their addresses differ on every cluster); one
     subset per distinct set of resolved ports; a pod that does not define a named
     ``targetPort`` is left out, as the controller leaves it out. A Service without a
-    selector gets no controller-made Endpoints: ``None``.
+    selector gets no controller-made Endpoints: ``None``. A subset's ports are in the Service's
+    order; the real controller sorts them by a hash (``SortSubsets``), so for a Service with
+    several ports kubectl may list them in another order.
     """
     if not service.selector:
         return None

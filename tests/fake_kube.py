@@ -661,6 +661,10 @@ class FakeKube:
             else:
                 outcome = "allowed"
         if outcome == "allowed":
+            from nphelpers import traffic
+
+            if dst is not None and target_port and any(traffic.is_image(c.image, "agnhost") for c in dst.containers):
+                return traffic.http_response(dst, target_port, parts.path or "/")[1], 0  # serve-hostname: its name
             if (parts.path or "/") not in ("/", "/index.html"):  # nginx's default server: 404 elsewhere
                 return "wget: server returned error: HTTP/1.1 404 Not Found", 1
             return NGINX_PAGE, 0

@@ -40,6 +40,7 @@ def peer(labels: str) -> str:
 
 
 WEB = "podSelector: {matchLabels: {app: web}}"
+BACKENDS = "podSelector: {matchLabels: {tier: backend}}"
 DB = "podSelector: {matchLabels: {app: bookstore, role: db}}"
 ROLE_IN = "{podSelector: {matchExpressions: [{key: role, operator: In, values: [search, api]}]}}"
 
@@ -68,7 +69,7 @@ def test_every_solution_file_belongs_to_an_exercise() -> None:
 
 
 def test_the_plan_s_lessons_have_exercises() -> None:
-    assert {e.lesson for e in EXERCISES.values()} == {"01", "02", "02a", "03", "04", "06", "07", "10"}
+    assert {e.lesson for e in EXERCISES.values()} == {"01", "02", "02a", "03", "04", "06", "07", "09", "10"}
     # real-world examples 2-4, the recipe's acceptance criteria, the policy-editor exercise
     assert len([e for e in EXERCISES.values() if e.lesson == "02"]) == 5
 
@@ -187,6 +188,26 @@ WRONG = [
      policy("web-allow-all-ns-monitoring", "{" + WEB + ", ingress: [{from: ["
             "{namespaceSelector: {matchLabels: {team: operations}}}]}]}"),
      "other/client gets in"),
+    ("09-named-port", "both numbers (the lesson's attempt)",
+     policy("api-allow-metrics", "{" + BACKENDS + ", ingress: [{from: [" + peer("role: monitoring")
+            + "], ports: [{port: 5000}, {port: 9100}]}]}"),
+     "5000 is apiserver's metrics but billing's application"),
+    ("09-named-port", "the Service's port",
+     policy("api-allow-metrics", "{" + BACKENDS + ", ingress: [{from: [" + peer("role: monitoring")
+            + "], ports: [{port: 5001}]}]}"),
+     "A rule's port is the pod's port, not the Service's (5001)"),
+    ("09-named-port", "the recipe's api-port",
+     policy("api-allow-metrics", "{" + BACKENDS + ", ingress: [{from: [" + peer("role: monitoring")
+            + "], ports: [{port: api-port}]}]}"),
+     "a named port must be a name the pod declares"),
+    ("09-named-port", "apiserver only",
+     policy("api-allow-metrics", "{podSelector: {matchLabels: {app: apiserver}}, ingress: [{from: ["
+            + peer("role: monitoring") + "], ports: [{port: metrics}]}]}"),
+     "client gets into billing: no policy selects billing"),
+    ("09-named-port", "a second policy",
+     policy("backend-allow-metrics", "{" + BACKENDS + ", ingress: [{from: [" + peer("role: monitoring")
+            + "], ports: [{port: metrics}]}]}"),
+     "Edit api-allow-metrics (keep its name)"),
     ("10-multiple-selectors", "the two rules unchanged (the lesson's starting policy)",
      policy("redis-allow-services", "{" + DB + ", ingress: [{from: [" + peer("app: bookstore") + ", "
             + peer("app: inventory, role: web") + "]}, {from: [" + ROLE_IN + "]}]}"),
@@ -369,6 +390,20 @@ def test_result_is_truthy_only_on_success_and_works_with_assert() -> None:
     with pytest.raises(AssertionError):
         assert lab.check("04-other-namespaces", wrong("04-other-namespaces", "every namespace"))
     assert lab.check("04-other-namespaces", SOLUTIONS / "04-other-namespaces.yaml")
+
+
+def test_a_named_port_is_judged_on_each_pod_and_a_probe_names_its_service_port() -> None:
+    """09-named-port: the name is the pod's (5000 on apiserver, 9100 on billing); the numbers are not."""
+    lab, _ = started("09-named-port")
+    numbers = lab.check("09-named-port", wrong("09-named-port", "both numbers (the lesson's attempt)"))
+    assert [(c.source, c.destination, c.port, c.got) for c in numbers.cells] == [
+        ("lesson-09/monitor", "lesson-09/billing", 5000, "allowed"),  # billing's application
+        ("lesson-09/monitor", "lesson-09/apiserver", 9100, "allowed"),  # nothing listens, but the policy admits it
+        ("lesson-09/monitor", "lesson-09/billing", 8001, "allowed"),  # the Service's 8001 is billing's 5000
+    ]
+    assert "✗ wget from monitor to billing:8001: blocked wanted, got allowed" in numbers.explain().splitlines()
+    named = lab.check("09-named-port", SOLUTIONS / "09-named-port.yaml")
+    assert named and "✓ wget from monitor to billing:5001: allowed" in named.explain().splitlines()
 
 
 def test_explain_lists_every_goal_and_rule() -> None:
