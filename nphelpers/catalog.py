@@ -30,6 +30,7 @@ from .exercises import (
     Selects,
     Serves,
 )
+from .model import NAME_LABEL
 
 if TYPE_CHECKING:
     from .lab import Lab
@@ -584,9 +585,57 @@ MULTIPLE_SELECTORS = Exercise(
 )
 
 
+# -- lesson 12: default deny egress in a namespace -------------------------------------------------
+OPS = "lesson-12-ops"  # the ops team's namespace: its log collector, which lesson-12 ships logs to
+_LOGS_ALLOW = {  # notebooks/manifests/logs-allow-lesson-12.yaml
+    "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+    "metadata": {"name": "logs-allow-lesson-12", "namespace": OPS},
+    "spec": {"podSelector": {"matchLabels": {"app": "logs"}},
+             "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {NAME_LABEL: "lesson-12"}}}],
+                          "ports": [{"protocol": "TCP", "port": 80}]}]},
+}
+_NOTHING_LEAVES = (("*", "*/*"),)  # every connection from a pod of the lab's namespace, to any pod
+
+DENY_EGRESS_DNS = Exercise(
+    id="12-deny-egress-dns",
+    lesson="12",
+    title="Nothing leaves but DNS",
+    task="Deny all egress from every pod of the namespace, except DNS: each pod still resolves names "
+         "(a wget then times out instead of printing `bad address`), and reaches nothing else, in any "
+         f"namespace. Ingress stays as it is: {OPS}/logs still reaches the pods here. At most two policies "
+         "of your own (logs-allow-lesson-12 counts as a third).",
+    setup=(namespace(OPS), *web("logs", namespace=OPS), _LOGS_ALLOW, *web("web"), *web("api"), *web("db")),
+    goals=(Probe("web", "api", "blocked"), Probe("api", "db", "blocked"), Probe("db", "web", "blocked"),
+           Matrix(80, blocked=_NOTHING_LEAVES), Matrix(53, "UDP", blocked=_NOTHING_LEAVES)),
+    constraints=(MaxPolicies(3), NoAllowAll(), NoBareNamespaceSelector(), NoLabelChanges()),
+    hints=(
+        Hint("A rule with `ports` but no `to` admits port 53 to every destination, in the cluster and outside "
+             "it. Name the DNS server's pods: `to:` one peer with namespaceSelector "
+             "kubernetes.io/metadata.name: kube-system and podSelector k8s-app: kube-dns.", when=Breaks(NoAllowAll)),
+        Hint("Even web cannot resolve names (`bad address`): a DNS query is egress too, to the CoreDNS pods in "
+             "kube-system. A podSelector alone matches pods of the policy's own namespace; put namespaceSelector "
+             "kubernetes.io/metadata.name: kube-system and podSelector k8s-app: kube-dns under ONE dash.",
+             when=Differs(source="web", got="dns-failure")),
+        Hint("Some pods still cannot resolve names: the policy with the DNS rule must select every pod of the "
+             "namespace (`podSelector: {}`), not only some.", when=Differs(source="db", got="dns-failure")),
+        Hint(f"{OPS}/logs no longer reaches the pods here: your policy isolates them for ingress too "
+             "(policyTypes lists Ingress). This exercise is about egress only: `policyTypes: [Egress]`.",
+             when=Differs(source=f"{OPS}/*", got="blocked")),
+        Hint("A pod reaches another pod: a rule admits more than DNS. Its `to` must name the CoreDNS pods only, "
+             "and its `ports` UDP and TCP 53.", when=Differs(got="allowed")),
+        Hint("One policy can do it all: `podSelector: {}`, `policyTypes: [Egress]`, and one egress rule to the "
+             "DNS pods on port 53."),
+        Hint("A solution: podSelector {}, policyTypes [Egress], egress: [{to: [{namespaceSelector: {matchLabels: "
+             "{kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}], "
+             "ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]}]."),
+    ),
+    solution="12-deny-egress-dns.yaml",
+)
+
+
 EXERCISES: dict[str, Exercise] = {
     e.id: e for e in (DENY_ALL, API_GATEWAY, MICROSERVICES, MONITORING, ALLOW_ALL_PODS, THREE_TIERS,
                       OTHER_NAMESPACES, FROM_NAMESPACE, AND_NOT_OR, NAMED_PORT,
-                      MULTIPLE_SELECTORS)
+                      MULTIPLE_SELECTORS, DENY_EGRESS_DNS)
 }
 EXERCISES.update({e.id: e for e in (API_ALLOW, FRONTEND_ONLY)})  # lesson 02's own (kept apart to merge)

@@ -43,6 +43,10 @@ WEB = "podSelector: {matchLabels: {app: web}}"
 BACKENDS = "podSelector: {matchLabels: {tier: backend}}"
 DB = "podSelector: {matchLabels: {app: bookstore, role: db}}"
 ROLE_IN = "{podSelector: {matchExpressions: [{key: role, operator: In, values: [search, api]}]}}"
+EVERY_POD_EGRESS = "{podSelector: {}, policyTypes: [Egress]"  # lesson 12: a spec left open for its rules
+KUBE_DNS = ("{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, "
+            "podSelector: {matchLabels: {k8s-app: kube-dns}}}")
+DNS_PORTS = "ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]"
 
 
 def policy(name: str, spec: str) -> str:
@@ -69,7 +73,7 @@ def test_every_solution_file_belongs_to_an_exercise() -> None:
 
 
 def test_the_plan_s_lessons_have_exercises() -> None:
-    assert {e.lesson for e in EXERCISES.values()} == {"01", "02", "02a", "03", "04", "06", "07", "09", "10"}
+    assert {e.lesson for e in EXERCISES.values()} == {"01", "02", "02a", "03", "04", "06", "07", "09", "10", "12"}
     # real-world examples 2-4, the recipe's acceptance criteria, the policy-editor exercise
     assert len([e for e in EXERCISES.values() if e.lesson == "02"]) == 5
 
@@ -230,6 +234,28 @@ WRONG = [
      policy("redis-allow-three-services", "{" + DB + ", ingress: [{from: [" + peer("app: bookstore, role: search")
             + ", " + peer("app: bookstore, role: api") + ", " + peer("app: inventory, role: web") + "]}]}"),
      "a second policy cannot take away"),
+    ("12-deny-egress-dns", "the deny alone (no DNS)", policy("default-deny-all-egress", EVERY_POD_EGRESS + "}"),
+     "Even web cannot resolve names (`bad address`)"),
+    ("12-deny-egress-dns", "the DNS pods without their namespace (the lesson's attempt)",
+     policy("default-deny-egress-but-dns", EVERY_POD_EGRESS + ", egress: [{to: [{podSelector: {matchLabels: "
+            "{k8s-app: kube-dns}}}], " + DNS_PORTS + "}]}"),
+     "A podSelector alone matches pods of the policy's own namespace"),
+    ("12-deny-egress-dns", "DNS for web only",
+     policy("default-deny-all-egress", EVERY_POD_EGRESS + "}") + "---\n"
+     + policy("web-allow-dns", "{" + WEB + ", policyTypes: [Egress], egress: [{to: [" + KUBE_DNS + "], "
+              + DNS_PORTS + "}]}"),
+     "must select every pod of the namespace"),
+    ("12-deny-egress-dns", "the recipe's DNS rule: ports, no `to`",
+     policy("default-deny-egress-but-dns", EVERY_POD_EGRESS + ", egress: [{" + DNS_PORTS + "}]}"),
+     "A rule with `ports` but no `to` admits port 53 to every destination"),
+    ("12-deny-egress-dns", "ingress isolated too",
+     policy("default-deny-egress-but-dns", "{podSelector: {}, policyTypes: [Ingress, Egress], egress: [{to: ["
+            + KUBE_DNS + "], " + DNS_PORTS + "}]}"),
+     "your policy isolates them for ingress too"),
+    ("12-deny-egress-dns", "port 53 to every address",
+     policy("default-deny-egress-but-dns", EVERY_POD_EGRESS + ", egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0}}], "
+            + DNS_PORTS + "}]}"),
+     "a rule admits more than DNS"),
 ]
 
 # lesson 02's own exercises: the acceptance criteria (the lesson's mistakes as answers) and the editor's
@@ -652,6 +678,23 @@ def test_live_backend_prints_what_the_simulator_prints(exercise_id: str) -> None
         verdicts.append([bool(r) for r in results])
         printed.append(out.getvalue().split("\n", 1)[1])  # the first line names the backend
     assert verdicts == [[False, True], [False, True]]
+    assert printed[0] == printed[1]
+
+
+@pytest.mark.parametrize("mistake", [w[1] for w in WRONG if w[0] == "12-deny-egress-dns"])
+def test_egress_mistakes_fail_alike_on_both_backends(mistake: str) -> None:
+    """12-deny-egress-dns: each typical mistake (DNS that fails shows in the wget probes) fails with the
+    same text and hint on the live backend (fake API) as on the simulator."""
+    printed, hints = [], []
+    for backend in (_live_backend(), "simulated"):
+        out = io.StringIO()
+        lab = Lab(backend=backend, namespace="lesson-12", out=out)
+        lab.start_exercise("12-deny-egress-dns")
+        result = lab.check("12-deny-egress-dns", wrong("12-deny-egress-dns", mistake))
+        assert not result
+        hints.append(result.hint)
+        printed.append(out.getvalue().split("\n", 1)[1])  # the first line names the backend
+    assert hints[0] is not None and hints[0] == hints[1]
     assert printed[0] == printed[1]
 
 
