@@ -44,9 +44,9 @@ BACKENDS = "podSelector: {matchLabels: {tier: backend}}"
 DB = "podSelector: {matchLabels: {app: bookstore, role: db}}"
 ROLE_IN = "{podSelector: {matchExpressions: [{key: role, operator: In, values: [search, api]}]}}"
 EVERY_POD_EGRESS = "{podSelector: {}, policyTypes: [Egress]"  # lesson 12: a spec left open for its rules
-KUBE_DNS = ("{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, "
+COREDNS_PEER = ("{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, "
             "podSelector: {matchLabels: {k8s-app: kube-dns}}}")
-DNS_PORTS = "ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]"
+DNS_53 = "ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]"
 
 
 def policy(name: str, spec: str) -> str:
@@ -238,23 +238,23 @@ WRONG = [
      "Even web cannot resolve names (`bad address`)"),
     ("12-deny-egress-dns", "the DNS pods without their namespace (the lesson's attempt)",
      policy("default-deny-egress-but-dns", EVERY_POD_EGRESS + ", egress: [{to: [{podSelector: {matchLabels: "
-            "{k8s-app: kube-dns}}}], " + DNS_PORTS + "}]}"),
+            "{k8s-app: kube-dns}}}], " + DNS_53 + "}]}"),
      "A podSelector alone matches pods of the policy's own namespace"),
     ("12-deny-egress-dns", "DNS for web only",
      policy("default-deny-all-egress", EVERY_POD_EGRESS + "}") + "---\n"
-     + policy("web-allow-dns", "{" + WEB + ", policyTypes: [Egress], egress: [{to: [" + KUBE_DNS + "], "
-              + DNS_PORTS + "}]}"),
+     + policy("web-allow-dns", "{" + WEB + ", policyTypes: [Egress], egress: [{to: [" + COREDNS_PEER + "], "
+              + DNS_53 + "}]}"),
      "must select every pod of the namespace"),
     ("12-deny-egress-dns", "the recipe's DNS rule: ports, no `to`",
-     policy("default-deny-egress-but-dns", EVERY_POD_EGRESS + ", egress: [{" + DNS_PORTS + "}]}"),
+     policy("default-deny-egress-but-dns", EVERY_POD_EGRESS + ", egress: [{" + DNS_53 + "}]}"),
      "A rule with `ports` but no `to` admits port 53 to every destination"),
     ("12-deny-egress-dns", "ingress isolated too",
      policy("default-deny-egress-but-dns", "{podSelector: {}, policyTypes: [Ingress, Egress], egress: [{to: ["
-            + KUBE_DNS + "], " + DNS_PORTS + "}]}"),
+            + COREDNS_PEER + "], " + DNS_53 + "}]}"),
      "your policy isolates them for ingress too"),
     ("12-deny-egress-dns", "port 53 to every address",
      policy("default-deny-egress-but-dns", EVERY_POD_EGRESS + ", egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0}}], "
-            + DNS_PORTS + "}]}"),
+            + DNS_53 + "}]}"),
      "a rule admits more than DNS"),
 ]
 
