@@ -692,11 +692,18 @@ class FakeKube:
         return state.services.get(f"{m.group(2) or src.namespace}/{m.group(1)}")
 
     def _dns_allowed(self, state: ClusterState, src: Pod) -> bool:
-        """Egress-isolated pods need a rule letting UDP 53 out to resolve names."""
+        """Egress-isolated pods need a rule letting UDP 53 out to a CoreDNS pod (k8s-app=kube-dns in
+        kube-system) to resolve names: a rule for port 53 whose peers miss those pods resolves nothing."""
         if not self.enforcing:
             return True
         egress = [p for p in state.policies.values() if p.selects(src) and p.affects(EGRESS)]
-        return not egress or any(r.port_matches(53, "UDP", None) is not None for p in egress for r in p.egress)
+        if not egress:
+            return True
+        cluster = self._traffic_state()
+        dns = [p for p in cluster.pods.values() if p.namespace == "kube-system" and p.labels.get("k8s-app") == "kube-dns"]
+        return any(r.port_matches(53, "UDP", pod) is not None and (not r.peers or any(
+            x.matches_pod(pod, cluster.namespace_of(pod), p.namespace) for x in r.peers))
+            for p in egress for r in p.egress for pod in dns)
 
     @staticmethod
     def _admits(rule: Rule, peer: Pod, state: ClusterState, policy: NetworkPolicy, port: int | None, dst: Pod) -> bool:

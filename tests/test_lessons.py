@@ -1,4 +1,4 @@
-"""Lessons 01, 02a, 03-07, 09 and 10: their sources, their exercises and their stored outputs.
+"""Lessons 01, 02a, 03-07 and 09-11: their sources, their exercises and their stored outputs.
 
 * Each notebook is what ``scripts/build-notebooks.py`` makes of its source in ``notebooks/src/``.
 * Each lesson's exercise is the catalogue's (``nphelpers.catalog``): the lab the notebook has built
@@ -46,7 +46,7 @@ def _code(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
 
 
 def test_sources_cover_the_lessons() -> None:
-    assert [s.stem[:3] for s in SOURCES] == ["01-", "02a", "03-", "04-", "05-", "06-", "07-", "09-", "10-"]
+    assert [s.stem[:3] for s in SOURCES] == ["01-", "02a", "03-", "04-", "05-", "06-", "07-", "09-", "10-", "11-"]
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
@@ -102,6 +102,7 @@ LESSON_EXERCISES = {
     "07": ("07-allow-traffic-from-some-pods-in-another-namespace", "07-and-not-or"),
     "09": ("09-allow-traffic-only-to-a-port", "09-named-port"),
     "10": ("10-allow-traffic-from-multiple-selectors", "10-multiple-selectors"),
+    "11": ("11-deny-egress-from-an-application", "11-dns-only"),
 }
 
 
