@@ -692,18 +692,19 @@ class FakeKube:
         return state.services.get(f"{m.group(2) or src.namespace}/{m.group(1)}")
 
     def _dns_allowed(self, state: ClusterState, src: Pod) -> bool:
-        """Egress-isolated pods need a rule letting UDP 53 out to a CoreDNS pod (k8s-app=kube-dns in
-        kube-system) to resolve names: a rule for port 53 whose peers miss those pods resolves nothing."""
+        """Egress-isolated pods resolve names only through a rule that lets UDP 53 out to kind's CoreDNS
+        pods (k8s-app=kube-dns in kube-system): its peers count, not only its port."""
         if not self.enforcing:
             return True
         egress = [p for p in state.policies.values() if p.selects(src) and p.affects(EGRESS)]
         if not egress:
             return True
-        cluster = self._traffic_state()
-        dns = [p for p in cluster.pods.values() if p.namespace == "kube-system" and p.labels.get("k8s-app") == "kube-dns"]
-        return any(r.port_matches(53, "UDP", pod) is not None and (not r.peers or any(
-            x.matches_pod(pod, cluster.namespace_of(pod), p.namespace) for x in r.peers))
-            for p in egress for r in p.egress for pod in dns)
+        full = self._traffic_state()
+        dns_pods = [p for p in full.pods.values()
+                    if p.namespace == "kube-system" and p.labels.get("k8s-app") == "kube-dns"]
+        return any((not r.peers or any(x.matches_pod(dns, full.namespace_of(dns), p.namespace) for x in r.peers))
+                   and r.port_matches(53, "UDP", dns) is not None
+                   for dns in dns_pods for p in egress for r in p.egress)
 
     @staticmethod
     def _admits(rule: Rule, peer: Pod, state: ClusterState, policy: NetworkPolicy, port: int | None, dst: Pod) -> bool:
