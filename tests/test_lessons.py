@@ -79,12 +79,12 @@ def test_lesson_shape(source: Path) -> None:
     assert _code(nb)[-1].source == "lab.cleanup()"
     pages = sum("<title>Welcome to nginx!</title>" in o.get("text", "") for c in _code(nb) for o in c.outputs)
     assert pages <= 1, "nginx's page in full more than once"
-    for cell in _code(nb):  # tables (matrices, probe lists) fit ~100 columns; prose (explain, hints) wraps
+    for cell in _code(nb):  # tables (matrices, probe lists) fit ~100 columns; prose (explain, hints, errors) wraps
         if IGNORE_TAG in cell.metadata.get("tags", []):
             continue
         for out in cell.outputs:
             for line in (out.get("text") or out.get("data", {}).get("text/plain", "")).splitlines():
-                prose = line.startswith(("  egress", "  ingress", "hint: ", "Rules: ", "$ ")) or any(
+                prose = line.startswith(("  egress", "  ingress", "hint: ", "Rules: ", "$ ", "error: ")) or any(
                     mark in line for mark in (". ", "; ", " map[")  # sentences, commands, kubectl's label maps
                 ) or (line.startswith("  ") and ": " in line)  # a check's findings
                 assert len(line) <= 100 or prose, line
