@@ -585,6 +585,53 @@ MULTIPLE_SELECTORS = Exercise(
 )
 
 
+# -- lesson 11: deny egress from an application ---------------------------------------------------
+_FOO_DENY_EGRESS = {  # notebooks/manifests/foo-deny-egress.yaml: egress isolated, no rule
+    "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "foo-deny-egress"},
+    "spec": {"podSelector": {"matchLabels": {"app": "foo"}}, "policyTypes": ["Egress"], "egress": []},
+}
+
+DNS_ONLY = Exercise(
+    id="11-dns-only",
+    lesson="11",
+    title="Names resolve, nothing answers",
+    task="foo-deny-egress cuts foo off, DNS included (`bad address`). Let foo resolve names and nothing else: "
+         "its requests to web and api must find their addresses and then time out.",
+    setup=(*web("web"), *web("api"), client("foo", {"app": "foo"}), _FOO_DENY_EGRESS),
+    goals=(Probe("foo", "web", "blocked"), Probe("foo", "api", "blocked"),
+           Matrix(80, blocked=(("foo", "*"),)), Matrix(53, "UDP", blocked=(("foo", "*"),))),
+    constraints=(MaxPolicies(2), NoAllowAll(), NoBareNamespaceSelector(), NoLabelChanges(),
+                 SelectNamespacesBy("kubernetes.io/metadata.name")),
+    hints=(
+        Hint("A rule with `ports` but no `to` admits port 53 on every address, in the cluster and outside it "
+             "(the recipe's own rule, as its text warns). Name the DNS pods in `to`.", when=Breaks(NoAllowAll)),
+        Hint("Select kube-system by the label the control plane sets on every namespace, "
+             "kubernetes.io/metadata.name: kube-system (there is no label `name`).", when=Breaks(SelectNamespacesBy)),
+        Hint("foo gets `bad address`: its lookups never reach DNS. Asking CoreDNS is egress too: UDP port 53 to "
+             "the pods labelled k8s-app=kube-dns, which run in kube-system (a podSelector alone selects pods of "
+             "the policy's own namespace only).", when=Differs(source="foo", got="dns-failure")),
+        Hint("Still `bad address`. Put `namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: "
+             "kube-system}}` and `podSelector: {matchLabels: {k8s-app: kube-dns}}` in ONE peer (one dash), on "
+             "port 53 with protocol UDP (lookups go over UDP), and TCP for large answers.",
+             when=Differs(source="foo", got="dns-failure")),
+        Hint("web cannot reach api: other pods lose their egress too. Your policy selects more than app=foo.",
+             when=Differs(source="web", destination="api", got="blocked")),
+        Hint("web cannot reach foo: your policy isolates foo for ingress too. Without `policyTypes`, a policy "
+             "with egress rules gets both Ingress and Egress; write `policyTypes: [Egress]`.",
+             when=Differs(destination="foo", got="blocked")),
+        Hint("foo reaches a pod it should not: some egress rule admits more than DNS. "
+             "lab.explain('foo', 'web') names it (add port=53, protocol='UDP' for the DNS port).",
+             when=Differs(source="foo", got="allowed")),
+        Hint("Keep foo isolated for egress (policyTypes: [Egress]) and add one egress rule: to the DNS pods, "
+             "on port 53."),
+        Hint("A solution: foo-deny-egress with `egress: [{to: [{namespaceSelector: {matchLabels: "
+             "{kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}], "
+             "ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]}]`."),
+    ),
+    solution="11-dns-only.yaml",
+)
+
+
 # -- lesson 12: default deny egress in a namespace -------------------------------------------------
 OPS = "lesson-12-ops"  # the ops team's namespace: its log collector, which lesson-12 ships logs to
 _LOGS_ALLOW = {  # notebooks/manifests/logs-allow-lesson-12.yaml
@@ -636,6 +683,6 @@ DENY_EGRESS_DNS = Exercise(
 EXERCISES: dict[str, Exercise] = {
     e.id: e for e in (DENY_ALL, API_GATEWAY, MICROSERVICES, MONITORING, ALLOW_ALL_PODS, THREE_TIERS,
                       OTHER_NAMESPACES, FROM_NAMESPACE, AND_NOT_OR, NAMED_PORT,
-                      MULTIPLE_SELECTORS, DENY_EGRESS_DNS)
+                      MULTIPLE_SELECTORS, DNS_ONLY, DENY_EGRESS_DNS)
 }
 EXERCISES.update({e.id: e for e in (API_ALLOW, FRONTEND_ONLY)})  # lesson 02's own (kept apart to merge)

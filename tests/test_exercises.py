@@ -43,6 +43,10 @@ WEB = "podSelector: {matchLabels: {app: web}}"
 BACKENDS = "podSelector: {matchLabels: {tier: backend}}"
 DB = "podSelector: {matchLabels: {app: bookstore, role: db}}"
 ROLE_IN = "{podSelector: {matchExpressions: [{key: role, operator: In, values: [search, api]}]}}"
+FOO = "podSelector: {matchLabels: {app: foo}}, policyTypes: [Egress]"
+KUBE_DNS = "podSelector: {matchLabels: {k8s-app: kube-dns}}"
+KUBE_SYSTEM = "namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}"
+DNS_PORTS = "ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]"
 EVERY_POD_EGRESS = "{podSelector: {}, policyTypes: [Egress]"  # lesson 12: a spec left open for its rules
 COREDNS_PEER = ("{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, "
             "podSelector: {matchLabels: {k8s-app: kube-dns}}}")
@@ -73,7 +77,7 @@ def test_every_solution_file_belongs_to_an_exercise() -> None:
 
 
 def test_the_plan_s_lessons_have_exercises() -> None:
-    assert {e.lesson for e in EXERCISES.values()} == {"01", "02", "02a", "03", "04", "06", "07", "09", "10", "12"}
+    assert {e.lesson for e in EXERCISES.values()} == {"01", "02", "02a", "03", "04", "06", "07", "09", "10", "11", "12"}
     # real-world examples 2-4, the recipe's acceptance criteria, the policy-editor exercise
     assert len([e for e in EXERCISES.values() if e.lesson == "02"]) == 5
 
@@ -234,6 +238,24 @@ WRONG = [
      policy("redis-allow-three-services", "{" + DB + ", ingress: [{from: [" + peer("app: bookstore, role: search")
             + ", " + peer("app: bookstore, role: api") + ", " + peer("app: inventory, role: web") + "]}]}"),
      "a second policy cannot take away"),
+    ("11-dns-only", "the kube-dns label alone (the lesson's attempt)",
+     policy("foo-deny-egress", "{" + FOO + ", egress: [{to: [{" + KUBE_DNS + "}], " + DNS_PORTS + "}]}"),
+     "a podSelector alone selects pods of the policy's own namespace only"),
+    ("11-dns-only", "the recipe's DNS rule, without `to`",
+     policy("foo-deny-egress", "{" + FOO + ", egress: [{" + DNS_PORTS + "}]}"),
+     "A rule with `ports` but no `to` admits port 53 on every address"),
+    ("11-dns-only", "a `name` label for kube-system",
+     policy("foo-deny-egress", "{" + FOO + ", egress: [{to: [{namespaceSelector: {matchLabels: {name: kube-system}}, "
+            + KUBE_DNS + "}], " + DNS_PORTS + "}]}"),
+     "there is no label `name`"),
+    ("11-dns-only", "policyTypes left out (Ingress and Egress)",
+     policy("foo-deny-egress", "{podSelector: {matchLabels: {app: foo}}, egress: [{to: [{" + KUBE_SYSTEM + ", "
+            + KUBE_DNS + "}], " + DNS_PORTS + "}]}"),
+     "your policy isolates foo for ingress too"),
+    ("11-dns-only", "DNS and web",
+     policy("foo-deny-egress", "{" + FOO + ", egress: [{to: [{" + KUBE_SYSTEM + ", " + KUBE_DNS + "}], " + DNS_PORTS
+            + "}, {to: [{podSelector: {matchLabels: {app: web}}}]}]}"),
+     "some egress rule admits more than DNS"),
     ("12-deny-egress-dns", "the deny alone (no DNS)", policy("default-deny-all-egress", EVERY_POD_EGRESS + "}"),
      "Even web cannot resolve names (`bad address`)"),
     ("12-deny-egress-dns", "the DNS pods without their namespace (the lesson's attempt)",

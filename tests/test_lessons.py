@@ -1,4 +1,4 @@
-"""Lessons 01, 02a, 03-07, 09, 10 and 12: their sources, their exercises and their stored outputs.
+"""Lessons 01, 02a, 03-07 and 09-12: their sources, their exercises and their stored outputs.
 
 * Each notebook is what ``scripts/build-notebooks.py`` makes of its source in ``notebooks/src/``.
 * Each lesson's exercise is the catalogue's (``nphelpers.catalog``): the lab the notebook has built
@@ -46,7 +46,8 @@ def _code(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
 
 
 def test_sources_cover_the_lessons() -> None:
-    assert [s.stem[:3] for s in SOURCES] == ["01-", "02a", "03-", "04-", "05-", "06-", "07-", "09-", "10-", "12-"]
+    assert [s.stem[:3] for s in SOURCES] == ["01-", "02a", "03-", "04-", "05-", "06-", "07-", "09-", "10-", "11-",
+                                             "12-"]
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
@@ -79,12 +80,12 @@ def test_lesson_shape(source: Path) -> None:
     assert _code(nb)[-1].source == "lab.cleanup()"
     pages = sum("<title>Welcome to nginx!</title>" in o.get("text", "") for c in _code(nb) for o in c.outputs)
     assert pages <= 1, "nginx's page in full more than once"
-    for cell in _code(nb):  # tables (matrices, probe lists) fit ~100 columns; prose (explain, hints) wraps
+    for cell in _code(nb):  # tables (matrices, probe lists) fit ~100 columns; prose (explain, hints, errors) wraps
         if IGNORE_TAG in cell.metadata.get("tags", []):
             continue
         for out in cell.outputs:
             for line in (out.get("text") or out.get("data", {}).get("text/plain", "")).splitlines():
-                prose = line.startswith(("  egress", "  ingress", "hint: ", "Rules: ", "$ ")) or any(
+                prose = line.startswith(("  egress", "  ingress", "hint: ", "Rules: ", "$ ", "error: ")) or any(
                     mark in line for mark in (". ", "; ", " map[")  # sentences, commands, kubectl's label maps
                 ) or (line.startswith("  ") and ": " in line)  # a check's findings
                 assert len(line) <= 100 or prose, line
@@ -102,6 +103,7 @@ LESSON_EXERCISES = {
     "07": ("07-allow-traffic-from-some-pods-in-another-namespace", "07-and-not-or"),
     "09": ("09-allow-traffic-only-to-a-port", "09-named-port"),
     "10": ("10-allow-traffic-from-multiple-selectors", "10-multiple-selectors"),
+    "11": ("11-deny-egress-from-an-application", "11-dns-only"),
     "12": ("12-default-deny-egress-in-a-namespace", "12-deny-egress-dns"),
 }
 
