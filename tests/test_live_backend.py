@@ -261,6 +261,18 @@ def test_images_are_configurable(fake: FakeKube, monkeypatch: pytest.MonkeyPatch
     assert fake.get("Pod", LAB, "c2")["spec"]["containers"][0]["image"] == "registry.local/busybox:1"  # type: ignore[index]
 
 
+def test_pods_give_up_on_an_unanswered_dns_lookup_quickly_unless_they_say_otherwise(fake: FakeKube) -> None:
+    backend = make(fake)
+    own = client_pod("own", {"app": "c"})
+    own["spec"]["dnsConfig"] = {"options": [{"name": "ndots", "value": "2"}]}
+    backend.apply([client_pod("c", {"app": "c"}), own])
+    assert fake.get("Pod", LAB, "c")["spec"]["dnsConfig"] == {  # type: ignore[index]
+        "options": [{"name": "timeout", "value": "1"}, {"name": "attempts", "value": "1"}]}
+    assert fake.get("Pod", LAB, "own")["spec"]["dnsConfig"] == own["spec"]["dnsConfig"]  # type: ignore[index]
+    assert "dnsConfig" not in client_pod("c", {"app": "c"})["spec"]  # the caller's manifest is left as it was
+    assert [r.action for r in backend.apply([client_pod("c", {"app": "c"})])] == ["unchanged"]
+
+
 def test_apply_waits_for_ready(fake: FakeKube) -> None:
     fake.ready_after_reads = 3
     backend = make(fake)

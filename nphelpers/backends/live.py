@@ -58,7 +58,7 @@ from . import live_probes
 from .base import Applied, Deleted, Kept, Labeled, Outcome, OutsideProbe, Probe, ProbeResult
 from .kubeapi import DEFAULT_TIMEOUTS, KubeApi, Timeouts
 from .kubeconfig import ALLOW_CONTEXT_ENV, check_context, current_context, detect_kind_context, read_kubeconfig
-from .live_manifests import Images, client_pod, deny_all_ingress, server_pod
+from .live_manifests import Images, client_pod, deny_all_ingress, server_pod, with_quick_dns
 from .live_probes import parse_wget_output, wget_script
 
 __all__ = [
@@ -422,6 +422,7 @@ class LiveBackend:
             for c in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
                 if c.get("image"):
                     c["image"] = self.images.swap(str(c["image"]))
+            with_quick_dns(spec)  # a blocked lookup fails within the probe's budget
         return _Prepared(kind, lesson_ns, real_ns, str(meta["name"]), lesson_name, body)
 
     def _check(self, prepared: Sequence[_Prepared]) -> tuple[dict[str, dict[str, Any] | None], list[Any]]:

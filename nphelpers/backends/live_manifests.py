@@ -115,3 +115,17 @@ def deny_all_ingress(name: str = "deny-all", *, namespace: str | None = None) ->
         "metadata": meta,
         "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
     }
+
+
+# A pod's resolver, as the live backend sets it where a pod names none: one try of one second
+# a name. Under an egress deny nothing answers DNS, and glibc's default (5 s, 2 attempts, for
+# each of the cluster's search domains) would keep busybox wget resolving for about 40 s, past
+# the probe's budget; with these options it prints the same `bad address` within a few seconds.
+DNS_CONFIG: dict[str, Any] = {"options": [{"name": "timeout", "value": "1"}, {"name": "attempts", "value": "1"}]}
+
+
+def with_quick_dns(spec: dict[str, Any]) -> None:
+    """Give a pod spec :data:`DNS_CONFIG` unless it sets its own ``dnsConfig``."""
+    if not spec.get("dnsConfig"):
+        spec["dnsConfig"] = {"options": [dict(o) for o in DNS_CONFIG["options"]]}
+
