@@ -680,9 +680,71 @@ DENY_EGRESS_DNS = Exercise(
 )
 
 
+
+# -- lesson 13: limit egress to some pods ----------------------------------------------------------
+API_PORT = 8080  # where agnhost netexec serves HTTP (its default --http-port), on api and db
+_API_ALLOW_WEB = {  # notebooks/manifests/api-allow-web.yaml: the api team's ingress policy, web only
+    "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "api-allow-web"},
+    "spec": {"podSelector": {"matchLabels": {"app": "api"}}, "policyTypes": ["Ingress"],
+             "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "web"}}}],
+                          "ports": [{"protocol": "TCP", "port": API_PORT}]}]},
+}
+_NETEXEC = ("netexec", f"--http-port={API_PORT}")
+
+EGRESS_TO_API = Exercise(
+    id="13-egress-to-api",
+    lesson="13",
+    title="frontend talks to api, and to nobody else",
+    task=f"Let frontend reach api on TCP {API_PORT} and resolve names, and send nothing else: its requests to "
+         f"db and web must find their addresses and then time out. api keeps admitting web, and nobody else. "
+         "At most three policies (api-allow-web counts).",
+    setup=(*agnhost_server("api", {"app": "api"}, API_PORT, _NETEXEC),
+           *agnhost_server("db", {"app": "db"}, API_PORT, _NETEXEC),
+           pod("web", {"app": "web"}, image="alpine"), pod("frontend", {"app": "frontend"}, image="alpine"),
+           _API_ALLOW_WEB),
+    goals=(Probe("frontend", "api", "allowed", port=API_PORT), Probe("frontend", "db", "blocked", port=API_PORT),
+           Probe("web", "api", "allowed", port=API_PORT),
+           Matrix(API_PORT, only=(("api", ("web", "frontend")),), blocked=(("frontend", "db"), ("frontend", "web"))),
+           Matrix(53, "UDP", only=(("api", ()),), blocked=(("frontend", "*"),))),
+    constraints=(MaxPolicies(3), NoAllowAll(), NoBareNamespaceSelector(), NoLabelChanges(),
+                 SelectNamespacesBy(NAME_LABEL)),
+    hints=(
+        Hint("A rule with `ports` but no `to` admits its ports on every address, in the cluster and outside it. "
+             "Name the DNS pods in `to`.", when=Breaks(NoAllowAll)),
+        Hint("Policies add up: edit api-allow-web (keep its name) rather than adding policy after policy.",
+             when=Breaks(MaxPolicies)),
+        Hint("frontend gets `bad address`: its lookups never reach DNS. A DNS query is egress too: UDP and TCP 53 "
+             "to the pods labelled k8s-app=kube-dns in kube-system (both selectors in ONE peer).",
+             when=Differs(source="frontend", got="dns-failure")),
+        Hint(f"frontend's egress may admit api, but api is isolated for ingress too, and api-allow-web admits web "
+             f"only: a connection needs both ends. lab.explain('frontend', 'api', port={API_PORT}) shows each side. "
+             "Let api-allow-web admit frontend as well (a second peer), keeping its name.",
+             when=Differs(source="frontend", destination="api", got="blocked")),
+        Hint("frontend is now isolated for ingress too: without `policyTypes`, a policy with egress rules gets "
+             "Ingress and Egress. Write `policyTypes: [Egress]` on frontend's policy.",
+             when=Differs(destination="frontend", got="blocked")),
+        Hint("web lost api: api-allow-web must keep its peer for app=web.",
+             when=Differs(source="web", destination="api", got="blocked")),
+        Hint("frontend reaches a pod other than api: an egress rule admits more than api and DNS. "
+             f"lab.explain('frontend', 'db', port={API_PORT}) names it.",
+             when=Differs(source="frontend", got="allowed")),
+        Hint("Some pod other than web and frontend gets into api: api-allow-web's new peer admits too much. "
+             "Name frontend by its label, app=frontend.", when=Differs(destination="api", got="allowed")),
+        Hint(f"Two changes: an egress policy for app=frontend (policyTypes [Egress]) with two rules, api on "
+             f"TCP {API_PORT} and the DNS pods on 53; and api-allow-web with a second peer for app=frontend."),
+        Hint("A solution: frontend-egress-to-api with `egress: [{to: [{podSelector: {matchLabels: {app: api}}}], "
+             f"ports: [{{protocol: TCP, port: {API_PORT}}}]}}, {{to: [{{namespaceSelector: {{matchLabels: "
+             "{kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}], "
+             "ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]}]`, and api-allow-web's `from` listing "
+             "app=web and app=frontend."),
+    ),
+    solution="13-egress-to-api.yaml",
+)
+
 EXERCISES: dict[str, Exercise] = {
     e.id: e for e in (DENY_ALL, API_GATEWAY, MICROSERVICES, MONITORING, ALLOW_ALL_PODS, THREE_TIERS,
                       OTHER_NAMESPACES, FROM_NAMESPACE, AND_NOT_OR, NAMED_PORT,
-                      MULTIPLE_SELECTORS, DNS_ONLY, DENY_EGRESS_DNS)
+                      MULTIPLE_SELECTORS, DNS_ONLY, DENY_EGRESS_DNS,
+                      EGRESS_TO_API)
 }
 EXERCISES.update({e.id: e for e in (API_ALLOW, FRONTEND_ONLY)})  # lesson 02's own (kept apart to merge)

@@ -284,7 +284,8 @@ def tcp_greeting(pod: Pod, port: int) -> str:
 
 def http_response(pod: Pod, port: int, path: str) -> tuple[int, str]:
     """(status, body) of ``GET path`` on ``pod:port``: nginx's welcome page at ``/``, 404 elsewhere;
-    agnhost ``serve-hostname`` answers its host name at any path; other servers an empty 200."""
+    agnhost ``serve-hostname`` answers its host name at any path, ``netexec`` at ``/hostname``
+    (its ``/`` is the request's timestamp, which no stored output can hold); other servers an empty 200."""
     c = _server(pod, port, "TCP")
     if c is not None and is_image(c.image, "nginx"):
         if path in NGINX_PATHS:
@@ -294,8 +295,8 @@ def http_response(pod: Pod, port: int, path: str) -> tuple[int, str]:
         return 404, ""
     if c is not None and is_image(c.image, "agnhost"):
         argv = [a for a in c.argv if a not in ("/agnhost", "agnhost")]
-        if argv and argv[0] == "serve-hostname":
-            return 200, pod.name
+        if argv and (argv[0] == "serve-hostname" or (argv[0] == "netexec" and path == "/hostname")):
+            return 200, pod.name  # a pod's host name is its name
     return 200, ""
 
 

@@ -51,11 +51,20 @@ EVERY_POD_EGRESS = "{podSelector: {}, policyTypes: [Egress]"  # lesson 12: a spe
 COREDNS_PEER = ("{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, "
             "podSelector: {matchLabels: {k8s-app: kube-dns}}}")
 DNS_53 = "ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]"
+FRONTEND_EGRESS = "podSelector: {matchLabels: {app: frontend}}, policyTypes: [Egress]"  # lesson 13
+TO_API = "{to: [{podSelector: {matchLabels: {app: api}}}], ports: [{protocol: TCP, port: 8080}]}"
+TO_DNS = "{to: [" + COREDNS_PEER + "], " + DNS_53 + "}"
 
 
 def policy(name: str, spec: str) -> str:
     """A NetworkPolicy manifest with ``spec`` given as YAML flow text."""
     return f"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: {name}}}\nspec: {spec}\n"
+
+
+API_ALLOW_WEB_AND_FRONTEND = policy(  # lesson 13: the api team's policy, frontend admitted as well
+    "api-allow-web", "{podSelector: {matchLabels: {app: api}}, policyTypes: [Ingress], ingress: [{from: ["
+    "{podSelector: {matchLabels: {app: web}}}, {podSelector: {matchLabels: {app: frontend}}}], "
+    "ports: [{protocol: TCP, port: 8080}]}]}")
 
 
 # -- the reference solutions -----------------------------------------------------------------
@@ -278,6 +287,23 @@ WRONG = [
      policy("default-deny-egress-but-dns", EVERY_POD_EGRESS + ", egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0}}], "
             + DNS_53 + "}]}"),
      "a rule admits more than DNS"),
+    ("13-egress-to-api", "the egress policy alone (the lesson's attempt)",
+     policy("frontend-egress-to-api", "{" + FRONTEND_EGRESS + ", egress: [" + TO_API + ", " + TO_DNS + "]}"),
+     "a connection needs both ends"),
+    ("13-egress-to-api", "api only, no DNS",
+     policy("frontend-egress-to-api", "{" + FRONTEND_EGRESS + ", egress: [" + TO_API + "]}") + "---\n"
+     + API_ALLOW_WEB_AND_FRONTEND, "frontend gets `bad address`"),
+    ("13-egress-to-api", "policyTypes left out (Ingress and Egress)",
+     policy("frontend-egress-to-api", "{podSelector: {matchLabels: {app: frontend}}, egress: [" + TO_API + ", "
+            + TO_DNS + "]}") + "---\n" + API_ALLOW_WEB_AND_FRONTEND, "frontend is now isolated for ingress too"),
+    ("13-egress-to-api", "api admits every pod of the namespace",
+     policy("frontend-egress-to-api", "{" + FRONTEND_EGRESS + ", egress: [" + TO_API + ", " + TO_DNS + "]}") + "---\n"
+     + policy("api-allow-web", "{podSelector: {matchLabels: {app: api}}, ingress: [{from: [{podSelector: {}}], "
+              "ports: [{protocol: TCP, port: 8080}]}]}"), "admits too much"),
+    ("13-egress-to-api", "egress to every pod on 8080",
+     policy("frontend-egress-to-api", "{" + FRONTEND_EGRESS + ", egress: [{to: [{podSelector: {}}], "
+            "ports: [{protocol: TCP, port: 8080}]}, " + TO_DNS + "]}") + "---\n" + API_ALLOW_WEB_AND_FRONTEND,
+     "frontend reaches a pod other than api"),
 ]
 
 # lesson 02's own exercises: the acceptance criteria (the lesson's mistakes as answers) and the editor's
@@ -703,16 +729,20 @@ def test_live_backend_prints_what_the_simulator_prints(exercise_id: str) -> None
     assert printed[0] == printed[1]
 
 
-@pytest.mark.parametrize("mistake", [w[1] for w in WRONG if w[0] == "12-deny-egress-dns"])
-def test_egress_mistakes_fail_alike_on_both_backends(mistake: str) -> None:
-    """12-deny-egress-dns: each typical mistake (DNS that fails shows in the wget probes) fails with the
-    same text and hint on the live backend (fake API) as on the simulator."""
+EGRESS_EXERCISES = ("12-deny-egress-dns", "13-egress-to-api")  # their mistakes run on both backends
+
+
+@pytest.mark.parametrize(("exercise_id", "mistake"), [w[:2] for w in WRONG if w[0] in EGRESS_EXERCISES],
+                         ids=[f"{w[0]}: {w[1]}" for w in WRONG if w[0] in EGRESS_EXERCISES])
+def test_egress_mistakes_fail_alike_on_both_backends(exercise_id: str, mistake: str) -> None:
+    """12-deny-egress-dns, 13-egress-to-api: each typical mistake (DNS that fails shows in the wget probes)
+    fails with the same text and hint on the live backend (fake API) as on the simulator."""
     printed, hints = [], []
     for backend in (_live_backend(), "simulated"):
         out = io.StringIO()
-        lab = Lab(backend=backend, namespace="lesson-12", out=out)
-        lab.start_exercise("12-deny-egress-dns")
-        result = lab.check("12-deny-egress-dns", wrong("12-deny-egress-dns", mistake))
+        lab = Lab(backend=backend, namespace=f"lesson-{exercise_id[:2]}", out=out)
+        lab.start_exercise(exercise_id)
+        result = lab.check(exercise_id, wrong(exercise_id, mistake))
         assert not result
         hints.append(result.hint)
         printed.append(out.getvalue().split("\n", 1)[1])  # the first line names the backend

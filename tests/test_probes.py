@@ -147,6 +147,15 @@ def test_wget_to_a_path_nginx_does_not_serve_is_an_http_error() -> None:
         lab.wget("web", from_pod="c", path="missing")
 
 
+
+def test_netexec_answers_its_hostname_at_hostname_only() -> None:
+    """agnhost netexec: /hostname is the pod's name (lesson 13); / is a timestamp, modelled as empty."""
+    lab = Lab(SimulatedCluster(), out=False)
+    lab.run("api", image="agnhost", labels="app=api", port=8080, expose=True, command=["netexec", "--http-port=8080"])
+    lab.run("c", image="alpine")
+    assert lab.probe("api", from_pod="c", port=8080, path="/hostname").output == "api"
+    assert lab.probe("api", from_pod="c", port=8080).output == ""
+
 def test_agnhost_servers_follow_their_arguments() -> None:
     from nphelpers.model import Container
 
