@@ -86,7 +86,8 @@ def test_every_solution_file_belongs_to_an_exercise() -> None:
 
 
 def test_the_plan_s_lessons_have_exercises() -> None:
-    assert {e.lesson for e in EXERCISES.values()} == {"01", "02", "02a", "03", "04", "06", "07", "09", "10", "11", "12"}
+    assert {e.lesson for e in EXERCISES.values()} == {"01", "02", "02a", "03", "04", "06", "07", "09", "10", "11", "12",
+                                                      "13"}
     # real-world examples 2-4, the recipe's acceptance criteria, the policy-editor exercise
     assert len([e for e in EXERCISES.values() if e.lesson == "02"]) == 5
 
