@@ -77,7 +77,8 @@ def test_every_solution_file_belongs_to_an_exercise() -> None:
 
 
 def test_the_plan_s_lessons_have_exercises() -> None:
-    assert {e.lesson for e in EXERCISES.values()} == {"01", "02", "02a", "03", "04", "06", "07", "09", "10", "11", "12"}
+    assert {e.lesson for e in EXERCISES.values()} == {"01", "02", "02a", "03", "04", "06", "07", "09", "10", "11", "12",
+                                                      "14"}
     # real-world examples 2-4, the recipe's acceptance criteria, the policy-editor exercise
     assert len([e for e in EXERCISES.values() if e.lesson == "02"]) == 5
 
@@ -278,6 +279,22 @@ WRONG = [
      policy("default-deny-egress-but-dns", EVERY_POD_EGRESS + ", egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0}}], "
             + DNS_53 + "}]}"),
      "a rule admits more than DNS"),
+    ("14-cluster-only", "the recipe's DNS-only rule (the lesson's attempt)",
+     policy("foo-deny-external-egress", "{" + FOO + ", egress: [{" + DNS_PORTS + "}]}"),
+     "no rule admits port 80 to web"),
+    ("14-cluster-only", "everything, by a rule without `to`",
+     policy("foo-deny-external-egress", "{" + FOO + ", egress: [{" + DNS_PORTS + "}, {}]}"),
+     "foo reaches an address outside the cluster"),
+    ("14-cluster-only", "every address, by an ipBlock",
+     policy("foo-deny-external-egress", "{" + FOO + ", egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0}}]}]}"),
+     "or an ipBlock such as 0.0.0.0/0"),
+    ("14-cluster-only", "the own namespace only, no DNS rule",
+     policy("foo-deny-external-egress", "{" + FOO + ", egress: [{to: [{podSelector: {}}]}]}"),
+     "its lookups no longer reach DNS"),
+    ("14-cluster-only", "policyTypes left out (Ingress and Egress)",
+     policy("foo-deny-external-egress", "{podSelector: {matchLabels: {app: foo}}, egress: [{" + DNS_PORTS
+            + "}, {to: [{namespaceSelector: {}}]}]}"),
+     "your policy isolates foo for ingress too"),
 ]
 
 # lesson 02's own exercises: the acceptance criteria (the lesson's mistakes as answers) and the editor's
@@ -703,16 +720,18 @@ def test_live_backend_prints_what_the_simulator_prints(exercise_id: str) -> None
     assert printed[0] == printed[1]
 
 
-@pytest.mark.parametrize("mistake", [w[1] for w in WRONG if w[0] == "12-deny-egress-dns"])
-def test_egress_mistakes_fail_alike_on_both_backends(mistake: str) -> None:
-    """12-deny-egress-dns: each typical mistake (DNS that fails shows in the wget probes) fails with the
-    same text and hint on the live backend (fake API) as on the simulator."""
+@pytest.mark.parametrize(("exercise_id", "mistake"),
+                         [w[:2] for w in WRONG if w[0] in ("12-deny-egress-dns", "14-cluster-only")])
+def test_egress_mistakes_fail_alike_on_both_backends(exercise_id: str, mistake: str) -> None:
+    """12-deny-egress-dns, 14-cluster-only: each typical mistake (DNS that fails shows in the wget probes,
+    an outside address in the policies' verdict) fails with the same text and hint on the live backend
+    (fake API) as on the simulator."""
     printed, hints = [], []
     for backend in (_live_backend(), "simulated"):
         out = io.StringIO()
-        lab = Lab(backend=backend, namespace="lesson-12", out=out)
-        lab.start_exercise("12-deny-egress-dns")
-        result = lab.check("12-deny-egress-dns", wrong("12-deny-egress-dns", mistake))
+        lab = Lab(backend=backend, namespace=f"lesson-{exercise_id[:2]}", out=out)
+        lab.start_exercise(exercise_id)
+        result = lab.check(exercise_id, wrong(exercise_id, mistake))
         assert not result
         hints.append(result.hint)
         printed.append(out.getvalue().split("\n", 1)[1])  # the first line names the backend
