@@ -683,6 +683,7 @@ DENY_EGRESS_DNS = Exercise(
 
 # -- lesson 14: deny external egress -----------------------------------------------------------
 FAR = "203.0.113.10"  # a documentation address (TEST-NET-3): a server outside the cluster
+SHOP = "lesson-14-shop"  # another namespace of the cluster, with a server foo must reach too
 _FOO_DENY_EXTERNAL = {  # notebooks/manifests/foo-deny-external-egress.yaml: the recipe's DNS-only rule
     "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "foo-deny-external-egress"},
     "spec": {"podSelector": {"matchLabels": {"app": "foo"}}, "policyTypes": ["Egress"],
@@ -695,8 +696,10 @@ CLUSTER_ONLY = Exercise(
     title="The cluster, and nothing outside it",
     task="foo-deny-external-egress (the recipe's policy) lets foo send DNS queries and nothing else, although "
          "its text says in-cluster traffic still works. Repair it: foo reaches web (by its name), every pod "
-         f"of the cluster stays reachable from foo, and an address outside the cluster ({FAR}) stays blocked.",
-    setup=(*web("web"), client("foo", {"app": "foo"}), _FOO_DENY_EXTERNAL),
+         f"of the cluster, {SHOP}/api included, stays reachable from foo, and an address outside the cluster "
+         f"({FAR}) stays blocked.",
+    setup=(namespace(SHOP), *web("api", namespace=SHOP), *web("web"), client("foo", {"app": "foo"}),
+           _FOO_DENY_EXTERNAL),
     goals=(Probe("foo", "web", "allowed"), ToOutside("foo", FAR, "blocked"), ToOutside("foo", FAR, "blocked", 443),
            Matrix(80)),
     constraints=(MaxPolicies(1), NoLabelChanges()),
@@ -704,6 +707,9 @@ CLUSTER_ONLY = Exercise(
         Hint("foo's request to web times out: the name resolves (the DNS rule works) but no rule admits port 80 "
              "to web. The recipe's policy admits port 53 only; in-cluster traffic needs a rule of its own.",
              when=Differs(source="foo", destination="web", got="blocked")),
+        Hint(f"foo cannot reach {SHOP}/api: a podSelector alone selects pods of the policy's own namespace. "
+             "A namespaceSelector selects namespaces; an empty one selects them all.",
+             when=Differs(source="foo", destination=f"{SHOP}/*", got="blocked")),
         Hint("foo reaches an address outside the cluster: a rule without `to` (or an ipBlock such as "
              "0.0.0.0/0) admits every address. Name the cluster's pods instead: a peer with a selector matches "
              "pods only, never an outside address.", when=Differs(source="foo", destination=FAR, got="allowed")),
