@@ -291,8 +291,9 @@ WRONG = [
     ("14-cluster-only", "the own namespace only",
      policy("foo-deny-external-egress", "{" + FOO + ", egress: [{" + DNS_PORTS + "}, {to: [{podSelector: {}}]}]}"),
      "foo cannot reach lesson-14-shop/api"),
-    ("14-cluster-only", "the own namespace only, no DNS rule",
-     policy("foo-deny-external-egress", "{" + FOO + ", egress: [{to: [{podSelector: {}}]}]}"),
+    ("14-cluster-only", "the application's two namespaces, no DNS rule",
+     policy("foo-deny-external-egress", "{" + FOO + ", egress: [{to: [{podSelector: {}}, {namespaceSelector: "
+            "{matchLabels: {kubernetes.io/metadata.name: lesson-14-shop}}}]}]}"),
      "its lookups no longer reach DNS"),
     ("14-cluster-only", "policyTypes left out (Ingress and Egress)",
      policy("foo-deny-external-egress", "{podSelector: {matchLabels: {app: foo}}, egress: [{" + DNS_PORTS
