@@ -29,6 +29,7 @@ from .exercises import (
     SelectNamespacesBy,
     Selects,
     Serves,
+    ToOutside,
 )
 from .model import NAME_LABEL
 
@@ -741,10 +742,56 @@ EGRESS_TO_API = Exercise(
     solution="13-egress-to-api.yaml",
 )
 
+
+# -- lesson 14: deny external egress -----------------------------------------------------------
+FAR = "203.0.113.10"  # a documentation address (TEST-NET-3): a server outside the cluster
+SHOP = "lesson-14-shop"  # another namespace of the cluster, with a server foo must reach too
+_FOO_DENY_EXTERNAL = {  # notebooks/manifests/foo-deny-external-egress.yaml: the recipe's DNS-only rule
+    "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "foo-deny-external-egress"},
+    "spec": {"podSelector": {"matchLabels": {"app": "foo"}}, "policyTypes": ["Egress"],
+             "egress": [{"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}]},
+}
+
+CLUSTER_ONLY = Exercise(
+    id="14-cluster-only",
+    lesson="14",
+    title="The cluster, and nothing outside it",
+    task="foo-deny-external-egress (the recipe's policy) lets foo send DNS queries and nothing else, although "
+         "its text says in-cluster traffic still works. Repair it: foo reaches web (by its name), every pod "
+         f"of the cluster, {SHOP}/api included, stays reachable from foo, and an address outside the cluster "
+         f"({FAR}) stays blocked.",
+    setup=(namespace(SHOP), *web("api", namespace=SHOP), *web("web"), client("foo", {"app": "foo"}),
+           _FOO_DENY_EXTERNAL),
+    goals=(Probe("foo", "web", "allowed"), ToOutside("foo", FAR, "blocked"), ToOutside("foo", FAR, "blocked", 443),
+           Matrix(80)),
+    constraints=(MaxPolicies(1), NoLabelChanges()),
+    hints=(
+        Hint("foo's request to web times out: the name resolves (the DNS rule works) but no rule admits port 80 "
+             "to web. The recipe's policy admits port 53 only; in-cluster traffic needs a rule of its own.",
+             when=Differs(source="foo", destination="web", got="blocked")),
+        Hint(f"foo cannot reach {SHOP}/api: a podSelector alone selects pods of the policy's own namespace. "
+             "A namespaceSelector selects namespaces; an empty one selects them all.",
+             when=Differs(source="foo", destination=f"{SHOP}/*", got="blocked")),
+        Hint("foo reaches an address outside the cluster: a rule without `to` (or an ipBlock such as "
+             "0.0.0.0/0) admits every address. Name the cluster's pods instead: a peer with a selector matches "
+             "pods only, never an outside address.", when=Differs(source="foo", destination=FAR, got="allowed")),
+        Hint("foo gets `bad address`: its lookups no longer reach DNS. CoreDNS runs in kube-system, so a "
+             "podSelector alone (pods of the policy's own namespace) misses it; keep the DNS rule or select "
+             "every namespace.", when=Differs(source="foo", got="dns-failure")),
+        Hint("web cannot reach foo: your policy isolates foo for ingress too. Keep `policyTypes: [Egress]`.",
+             when=Differs(destination="foo", got="blocked")),
+        Hint("Keep the DNS rule and add a second egress rule whose `to` selects every pod of every namespace."),
+        Hint("A solution: foo-deny-external-egress with a second rule, `- to: [{namespaceSelector: {}}]` (no "
+             "ports: any port, to every pod of every namespace)."),
+    ),
+    solution="14-cluster-only.yaml",
+)
+
+
 EXERCISES: dict[str, Exercise] = {
     e.id: e for e in (DENY_ALL, API_GATEWAY, MICROSERVICES, MONITORING, ALLOW_ALL_PODS, THREE_TIERS,
                       OTHER_NAMESPACES, FROM_NAMESPACE, AND_NOT_OR, NAMED_PORT,
-                      MULTIPLE_SELECTORS, DNS_ONLY, DENY_EGRESS_DNS,
-                      EGRESS_TO_API)
+                      MULTIPLE_SELECTORS, DNS_ONLY, DENY_EGRESS_DNS, EGRESS_TO_API,
+                      CLUSTER_ONLY)
 }
 EXERCISES.update({e.id: e for e in (API_ALLOW, FRONTEND_ONLY)})  # lesson 02's own (kept apart to merge)

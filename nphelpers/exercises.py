@@ -1,7 +1,7 @@
 """Exercises that check themselves: a starting state, a goal, constraints and hints.
 
 An :class:`Exercise` is data. Its goal is a few small typed pieces (:class:`Matrix`,
-:class:`Probe`, :class:`FromOutside`, :class:`NewPod`, and for a deployment step
+:class:`Probe`, :class:`FromOutside`, :class:`ToOutside`, :class:`NewPod`, and for a deployment step
 :class:`HasLabels`, :class:`Serves`, :class:`Selects`; a goal's ``title`` is the lesson's
 name for it, such as a recipe's acceptance criterion) and so are its constraints
 (:class:`MaxPolicies`, :class:`NoAllowAll`, :class:`NoBareNamespaceSelector`,
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Exercise", "CheckResult", "Cell", "Finding", "Hint", "Differs", "Breaks",
-    "Matrix", "Probe", "FromOutside", "NewPod", "HasLabels", "Serves", "Selects",
+    "Matrix", "Probe", "FromOutside", "ToOutside", "NewPod", "HasLabels", "Serves", "Selects",
     "PoliciesOnly", "InLessonNamespace", "MaxPolicies", "NoAllowAll", "NoBareNamespaceSelector",
     "NoLabelChanges", "SelectNamespacesBy", "check", "start", "get_exercise", "load_answer",
 ]
@@ -267,6 +267,37 @@ class FromOutside:
 
 
 @dataclass(frozen=True)
+class ToOutside:
+    """A pod connecting to an address outside the cluster, judged by the policies (egress ``ipBlock``).
+
+    Never by the wire: on kind whether an outside address answers is the machine's internet's
+    business, not the policy's, so this goal asks the policies, the same on every backend.
+    """
+
+    source: str
+    address: str
+    expect: Literal["allowed", "blocked"] = "blocked"
+    port: int = 80
+    protocol: str = "TCP"
+
+    def describe(self, namespace: str) -> str:
+        source = show(resolve(self.source, namespace), namespace)
+        return f"{source} → {self.address} (outside the cluster) on {self.port}/{self.protocol}: {self.expect}"
+
+    def evaluate(self, ctx: Context) -> Finding:
+        from .engine import evaluate, resolve_endpoint
+
+        source = resolve(self.source, ctx.namespace)
+        verdict = evaluate(ctx.state, resolve_endpoint(ctx.state, source, ctx.namespace), self.address,
+                           self.port, self.protocol)
+        got = _word(verdict.allowed)
+        cells = [] if got == self.expect else [
+            Cell(source, self.address, self.port, self.protocol, self.expect, got)]
+        text = self.describe(ctx.namespace)
+        return _finding(self, text, cells, f"{text} wanted, got {got}")
+
+
+@dataclass(frozen=True)
 class NewPod:
     """A pod started *after* the answer (labels ``labels``, in the lab's namespace) must be ``expect``.
 
@@ -374,7 +405,7 @@ class Selects:
                        text if got == want else f"{text}: it selects {', '.join(got) or 'no pod'}")
 
 
-Goal = Matrix | Probe | FromOutside | NewPod | HasLabels | Serves | Selects
+Goal = Matrix | Probe | FromOutside | ToOutside | NewPod | HasLabels | Serves | Selects
 
 
 def _titled(goal: Goal, finding: Finding) -> Finding:

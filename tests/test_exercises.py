@@ -87,7 +87,7 @@ def test_every_solution_file_belongs_to_an_exercise() -> None:
 
 def test_the_plan_s_lessons_have_exercises() -> None:
     assert {e.lesson for e in EXERCISES.values()} == {"01", "02", "02a", "03", "04", "06", "07", "09", "10", "11", "12",
-                                                      "13"}
+                                                      "13", "14"}
     # real-world examples 2-4, the recipe's acceptance criteria, the policy-editor exercise
     assert len([e for e in EXERCISES.values() if e.lesson == "02"]) == 5
 
@@ -305,6 +305,26 @@ WRONG = [
      policy("frontend-egress-to-api", "{" + FRONTEND_EGRESS + ", egress: [{to: [{podSelector: {}}], "
             "ports: [{protocol: TCP, port: 8080}]}, " + TO_DNS + "]}") + "---\n" + API_ALLOW_WEB_AND_FRONTEND,
      "frontend reaches a pod other than api"),
+    ("14-cluster-only", "the recipe's DNS-only rule (the lesson's attempt)",
+     policy("foo-deny-external-egress", "{" + FOO + ", egress: [{" + DNS_PORTS + "}]}"),
+     "no rule admits port 80 to web"),
+    ("14-cluster-only", "everything, by a rule without `to`",
+     policy("foo-deny-external-egress", "{" + FOO + ", egress: [{" + DNS_PORTS + "}, {}]}"),
+     "foo reaches an address outside the cluster"),
+    ("14-cluster-only", "every address, by an ipBlock",
+     policy("foo-deny-external-egress", "{" + FOO + ", egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0}}]}]}"),
+     "or an ipBlock such as 0.0.0.0/0"),
+    ("14-cluster-only", "the own namespace only",
+     policy("foo-deny-external-egress", "{" + FOO + ", egress: [{" + DNS_PORTS + "}, {to: [{podSelector: {}}]}]}"),
+     "foo cannot reach lesson-14-shop/api"),
+    ("14-cluster-only", "the application's two namespaces, no DNS rule",
+     policy("foo-deny-external-egress", "{" + FOO + ", egress: [{to: [{podSelector: {}}, {namespaceSelector: "
+            "{matchLabels: {kubernetes.io/metadata.name: lesson-14-shop}}}]}]}"),
+     "its lookups no longer reach DNS"),
+    ("14-cluster-only", "policyTypes left out (Ingress and Egress)",
+     policy("foo-deny-external-egress", "{podSelector: {matchLabels: {app: foo}}, egress: [{" + DNS_PORTS
+            + "}, {to: [{namespaceSelector: {}}]}]}"),
+     "your policy isolates foo for ingress too"),
 ]
 
 # lesson 02's own exercises: the acceptance criteria (the lesson's mistakes as answers) and the editor's
@@ -730,14 +750,15 @@ def test_live_backend_prints_what_the_simulator_prints(exercise_id: str) -> None
     assert printed[0] == printed[1]
 
 
-EGRESS_EXERCISES = ("12-deny-egress-dns", "13-egress-to-api")  # their mistakes run on both backends
+EGRESS_EXERCISES = ("12-deny-egress-dns", "13-egress-to-api", "14-cluster-only")  # their mistakes run on both backends
 
 
 @pytest.mark.parametrize(("exercise_id", "mistake"), [w[:2] for w in WRONG if w[0] in EGRESS_EXERCISES],
                          ids=[f"{w[0]}: {w[1]}" for w in WRONG if w[0] in EGRESS_EXERCISES])
 def test_egress_mistakes_fail_alike_on_both_backends(exercise_id: str, mistake: str) -> None:
-    """12-deny-egress-dns, 13-egress-to-api: each typical mistake (DNS that fails shows in the wget probes)
-    fails with the same text and hint on the live backend (fake API) as on the simulator."""
+    """12-deny-egress-dns, 13-egress-to-api, 14-cluster-only: each typical mistake (DNS that fails shows in the
+    wget probes, an outside address in the policies' verdict) fails with the same text and hint on the live
+    backend (fake API) as on the simulator."""
     printed, hints = [], []
     for backend in (_live_backend(), "simulated"):
         out = io.StringIO()

@@ -47,7 +47,7 @@ def _code(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
 
 def test_sources_cover_the_lessons() -> None:
     assert [s.stem[:3] for s in SOURCES] == ["01-", "02a", "03-", "04-", "05-", "06-", "07-", "09-", "10-", "11-",
-                                             "12-", "13-"]
+                                             "12-", "13-", "14-"]
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
@@ -106,6 +106,7 @@ LESSON_EXERCISES = {
     "11": ("11-deny-egress-from-an-application", "11-dns-only"),
     "12": ("12-default-deny-egress-in-a-namespace", "12-deny-egress-dns"),
     "13": ("13-limit-egress-to-some-pods", "13-egress-to-api"),
+    "14": ("14-deny-external-egress", "14-cluster-only"),
 }
 
 
