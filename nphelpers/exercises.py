@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .cluster import ClusterState
 from .errors import UsageError
+from .manifests import copy_manifest
 from .matrix import reachability
 from .model import NAME_LABEL
 from .policy import EGRESS, INGRESS, NetworkPolicy, ip_value
@@ -743,15 +744,7 @@ def _expanded(exercise: Exercise, namespace: str) -> list[dict[str, Any]]:
     from .manifests import load_objects
 
     assert not callable(exercise.setup)
-    return load_objects([_copy(o) for o in exercise.setup], f"<exercise {exercise.id}>", namespace).objects
-
-
-def _copy(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {k: _copy(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_copy(v) for v in obj]
-    return obj
+    return load_objects([copy_manifest(o) for o in exercise.setup], f"<exercise {exercise.id}>", namespace).objects
 
 
 def _clean(manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -764,7 +757,7 @@ def _clean(manifest: Mapping[str, Any]) -> dict[str, Any]:
     if labels:
         clean["labels"] = labels
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": clean,
-            "spec": _copy(manifest.get("spec") or {})}
+            "spec": copy_manifest(manifest.get("spec") or {})}
 
 
 def _ordered(keys: Iterable[str], namespace: str) -> tuple[str, ...]:
@@ -892,13 +885,13 @@ def check(lab: Lab, exercise: Exercise | str, answer: str | os.PathLike[str], *,
     else:
         for key in stale:
             if key in session.replaced:
-                lab.apply_objects([_copy(session.replaced.pop(key))])
+                lab.apply_objects([copy_manifest(session.replaced.pop(key))])
             else:
                 lab.delete("networkpolicy", key.split("/", 1)[1])
         for key in new_keys:  # remember what this attempt overwrites (a starting policy, a lesson's own)
             old = now.policies[key].manifest if key in now.policies else None
             if key not in session.applied and key not in session.replaced and old is not None:
-                session.replaced[key] = _copy(session.starting_policies.get(key) or _clean(old))
+                session.replaced[key] = copy_manifest(session.starting_policies.get(key) or _clean(old))
         lab.apply(answer)
         session.applied = new_keys
         after = Context(state=lab.state(), lab=lab, **base)

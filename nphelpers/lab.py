@@ -35,6 +35,7 @@ from .cluster import ClusterState
 from .engine import Endpoint, Verdict, evaluate
 from .errors import BackendError, NotFoundError, NphelpersError, UsageError, show_errors_in_one_line
 from .kinds import KINDS, kind_info
+from .manifests import copy_manifest
 from .matrix import Reachability, reachability
 from .policy import NetworkPolicy, ip_value
 from .refs import Ref, namespace_of_key
@@ -508,7 +509,7 @@ class Lab:
         import yaml
 
         policy = self.policy(name, namespace=namespace)
-        manifest = _json_copy(policy.manifest or {})
+        manifest = copy_manifest(policy.manifest or {})
         old = manifest.get("metadata") or {}
         meta: dict[str, Any] = {"name": old.get("name", policy.name)}
         labels = {k: v for k, v in (old.get("labels") or {}).items() if k != MANAGED_BY}
@@ -932,15 +933,6 @@ class _Lines:
 
     def flush(self) -> None:
         pass
-
-
-def _json_copy(value: Any) -> Any:
-    """A deep copy of a manifest (dicts, lists, scalars)."""
-    if isinstance(value, Mapping):
-        return {k: _json_copy(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_copy(v) for v in value]
-    return value
 
 
 def _namespace_name(name: Any) -> str:

@@ -48,7 +48,9 @@ from .validation import KINDS, WORKLOAD_KINDS, _show, _type_name, validate_objec
 from .yamlio import MAX_DEPTH as FAST_MAX_DEPTH
 from .yamlio import fast_documents_counted
 
-__all__ = ["LoadResult", "load_paths", "load_text", "load_objects", "expand_workload", "parse_documents"]
+__all__ = [
+    "LoadResult", "load_paths", "load_text", "load_objects", "expand_workload", "parse_documents", "copy_manifest",
+]
 
 # PyYAML is imported when a text needs it (the yaml_rs fast path reads most manifests);
 # libyaml's loader is many times faster than the pure Python one; fall back when missing.
@@ -235,6 +237,15 @@ def load_objects(
     for number, doc in enumerate(objects, start=1):
         batch.add_document(doc, source, number)
     return batch.result()
+
+
+def copy_manifest(value: Any) -> Any:
+    """A deep copy of a manifest as read (mappings become dicts, lists and tuples lists; scalars shared)."""
+    if isinstance(value, Mapping):
+        return {k: copy_manifest(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [copy_manifest(v) for v in value]
+    return value
 
 
 def expand_workload(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
