@@ -52,6 +52,7 @@ from .model import NAME_LABEL
 from .policy import EGRESS, INGRESS, NetworkPolicy, ip_value
 
 if TYPE_CHECKING:
+    from .engine import Endpoint
     from .lab import Lab
 
 __all__ = [
@@ -255,16 +256,11 @@ class FromOutside:
         return f"{self.address} (outside the cluster) → {self.to} on {self.port}/{self.protocol}: {self.expect}"
 
     def evaluate(self, ctx: Context) -> Finding:
-        from .engine import evaluate, resolve_endpoint
+        from .engine import resolve_endpoint
 
         destination = resolve(self.to, ctx.namespace)
-        verdict = evaluate(ctx.state, self.address, resolve_endpoint(ctx.state, destination, ctx.namespace),
-                           self.port, self.protocol)
-        got = _word(verdict.allowed)
-        cells = [] if got == self.expect else [
-            Cell(self.address, destination, self.port, self.protocol, self.expect, got)]
-        text = self.describe(ctx.namespace)
-        return _finding(self, text, cells, f"{text} wanted, got {got}")
+        return _by_policies(self, ctx, self.address, destination,
+                            self.address, resolve_endpoint(ctx.state, destination, ctx.namespace))
 
 
 @dataclass(frozen=True)
@@ -286,16 +282,22 @@ class ToOutside:
         return f"{source} → {self.address} (outside the cluster) on {self.port}/{self.protocol}: {self.expect}"
 
     def evaluate(self, ctx: Context) -> Finding:
-        from .engine import evaluate, resolve_endpoint
+        from .engine import resolve_endpoint
 
         source = resolve(self.source, ctx.namespace)
-        verdict = evaluate(ctx.state, resolve_endpoint(ctx.state, source, ctx.namespace), self.address,
-                           self.port, self.protocol)
-        got = _word(verdict.allowed)
-        cells = [] if got == self.expect else [
-            Cell(source, self.address, self.port, self.protocol, self.expect, got)]
-        text = self.describe(ctx.namespace)
-        return _finding(self, text, cells, f"{text} wanted, got {got}")
+        return _by_policies(self, ctx, source, self.address,
+                            resolve_endpoint(ctx.state, source, ctx.namespace), self.address)
+
+
+def _by_policies(goal: FromOutside | ToOutside, ctx: Context, source: str, destination: str,
+                 source_end: Endpoint, destination_end: Endpoint) -> Finding:
+    """A goal on an outside address judged by the policies' verdict, not by a probe (see the goals)."""
+    from .engine import evaluate
+
+    got = _word(evaluate(ctx.state, source_end, destination_end, goal.port, goal.protocol).allowed)
+    cells = [] if got == goal.expect else [Cell(source, destination, goal.port, goal.protocol, goal.expect, got)]
+    text = goal.describe(ctx.namespace)
+    return _finding(goal, text, cells, f"{text} wanted, got {got}")
 
 
 @dataclass(frozen=True)
