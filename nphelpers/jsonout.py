@@ -131,10 +131,12 @@ def _memory_bytes() -> int:
 
 def _regular_file(out: BinaryIO) -> int | None:
     """The descriptor of ``out`` when it is a regular file written at a position (not appended)."""
+    fd = _descriptor(out)
+    if fd is None:
+        return None
     try:
-        fd = out.fileno()
         info = os.fstat(fd)
-    except (AttributeError, OSError, ValueError):
+    except OSError:
         return None
     if not stat.S_ISREG(info.st_mode):
         return None

@@ -145,7 +145,7 @@ def _share_out(files: list[str], jobs: int) -> list[list[_Piece]] | None:
     if len(files) >= MIN_SHARED_FILES:
         cuts = [0] + [round(len(files) * e / ends[-1]) for e in ends]
         return [[(f, None) for f in files[a:b]] for a, b in itertools.pairwise(cuts) if a < b]
-    if len(files) != 1:
+    if len(files) != 1 or _size(files[0]) < MIN_SHARED_BYTES:  # a small file is read once, by one process
         return None
     text = _read(files[0])
     if len(text) < MIN_SHARED_BYTES or text.count("---") > MAX_DOCUMENTS:  # too many documents: one
@@ -160,6 +160,13 @@ def _share_out(files: list[str], jobs: int) -> list[list[_Piece]] | None:
     if len(cuts) < 3:
         return None
     return [[(files[0], text[a:b])] for a, b in itertools.pairwise(cuts)]
+
+
+def _size(name: str) -> int:
+    try:
+        return os.stat(name).st_size
+    except OSError:  # the one-process load says why
+        return 0
 
 
 _OWN_SHARE = 1.3  # the caller's part against 1 for each worker's (measured: a worker also pickles its result)
