@@ -127,10 +127,7 @@ class Reachability:
             for i in range(len(self.pods)):
                 yield i, self.allowed[i].nonzero()[0].tolist()
             return
-        class_of, rows = self._class_of, self._rows
-        members: list[list[int]] = [[] for _ in rows]
-        for i, c in enumerate(class_of):
-            members[c].append(i)
+        class_of, rows, members = self._class_of, self._rows, self._members()
         by_row: dict[int, list[int]] = {}
         for i, c in enumerate(class_of):
             row = rows[c]
